@@ -1,0 +1,112 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/**
+ * The module map's dependency rule (ARCHITECTURE.md), enforced as import restrictions.
+ * Each entry: the folder, and the folders of ours it must not import.
+ */
+const forbidden = {
+  core: [
+    'config',
+    'store',
+    'build',
+    'sandbox',
+    'guest',
+    'scheduler',
+    'queue',
+    'triggers',
+    'http',
+    'observe',
+    'client',
+    'cli',
+  ],
+  guest: [
+    'config',
+    'store',
+    'build',
+    'sandbox',
+    'scheduler',
+    'queue',
+    'triggers',
+    'http',
+    'observe',
+    'client',
+    'cli',
+  ],
+  config: [
+    'store',
+    'build',
+    'sandbox',
+    'guest',
+    'scheduler',
+    'queue',
+    'triggers',
+    'http',
+    'observe',
+    'client',
+    'cli',
+  ],
+  store: ['build', 'sandbox', 'guest', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
+  build: ['store', 'sandbox', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
+  sandbox: ['store', 'build', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
+  scheduler: ['store', 'build', 'sandbox', 'queue', 'triggers', 'http', 'client', 'cli'],
+  observe: ['build', 'sandbox', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
+  http: ['sandbox', 'client', 'cli'],
+  client: ['store', 'build', 'sandbox', 'guest', 'scheduler', 'queue', 'triggers', 'http', 'observe', 'cli'],
+  cli: ['store', 'sandbox', 'guest', 'scheduler', 'queue', 'triggers', 'http', 'observe'],
+};
+
+const boundaryConfigs = Object.entries(forbidden).map(([mod, banned]) => ({
+  files: [`src/${mod}/**/*.ts`],
+  ignores: [`src/${mod}/**/*.test.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: banned.map((b) => ({
+          group: [`**/${b}/*`, `**/${b}`],
+          message: `src/${mod} must not import src/${b} (see ARCHITECTURE.md, dependency rule)`,
+        })),
+      },
+    ],
+  },
+}));
+
+export default tseslint.config(
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'eslint.config.js',
+      'bin/**',
+      'examples/**/node_modules/**',
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        project: ['./tsconfig.json', './tsconfig.guest.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'error',
+    },
+  },
+  {
+    // The CLI and benchmarks talk to people on stdout; examples are user code.
+    files: ['src/cli/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts', 'test/**/*.ts', 'src/guest/**/*.ts'],
+    rules: { 'no-console': 'off' },
+  },
+  ...boundaryConfigs,
+);

@@ -1,0 +1,39 @@
+/**
+ * The registry of stable error codes. A code never changes meaning once shipped; clients match on it.
+ * `status` is the HTTP status the code maps to; `fault` says whose fault it is (4xx = user, 5xx = ours
+ * or the function's sandbox).
+ */
+export const errorCodes = {
+  VALIDATION_FAILED: { status: 400, fault: 'user' },
+  INVALID_JSON: { status: 400, fault: 'user' },
+  INVALID_NAME: { status: 400, fault: 'user' },
+  INVALID_QUALIFIER: { status: 400, fault: 'user' },
+  BUILD_FAILED: { status: 400, fault: 'user' },
+  UNAUTHORIZED: { status: 401, fault: 'user' },
+  FORBIDDEN: { status: 403, fault: 'user' },
+  FUNCTION_NOT_FOUND: { status: 404, fault: 'user' },
+  VERSION_NOT_FOUND: { status: 404, fault: 'user' },
+  ARTIFACT_NOT_FOUND: { status: 404, fault: 'user' },
+  INVOCATION_NOT_FOUND: { status: 404, fault: 'user' },
+  ROUTE_NOT_FOUND: { status: 404, fault: 'user' },
+  METHOD_NOT_ALLOWED: { status: 405, fault: 'user' },
+  FUNCTION_EXISTS: { status: 409, fault: 'user' },
+  PAYLOAD_TOO_LARGE: { status: 413, fault: 'user' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, fault: 'user' },
+  TOO_MANY_REQUESTS: { status: 429, fault: 'user' },
+  /** The function threw (or its module failed to load). Rendered with the function's own error. */
+  FUNCTION_ERROR: { status: 500, fault: 'function' },
+  INTERNAL: { status: 500, fault: 'platform' },
+  OUT_OF_MEMORY: { status: 502, fault: 'function' },
+  SANDBOX_CRASHED: { status: 502, fault: 'platform' },
+  INVALID_FUNCTION_RESPONSE: { status: 502, fault: 'function' },
+  SHUTTING_DOWN: { status: 503, fault: 'platform' },
+  STORE_UNAVAILABLE: { status: 503, fault: 'platform' },
+  INVOCATION_TIMEOUT: { status: 504, fault: 'function' },
+} as const satisfies Record<string, { status: number; fault: 'user' | 'platform' | 'function' }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorCodes, value);
+}

@@ -1,0 +1,43 @@
+/** How an invocation ended. A function's own failure is an outcome, not a platform error. */
+export type InvocationOutcome = 'success' | 'error' | 'timeout' | 'out_of_memory' | 'crashed';
+
+/** A function error as the function raised it, with the stack mapped to the user's sources. */
+export interface FunctionErrorInfo {
+  type: string;
+  message: string;
+  stack: string | undefined;
+}
+
+export type InvocationTrigger = 'invoke' | 'http';
+
+export interface InvocationRecord {
+  id: string;
+  functionName: string;
+  version: number;
+  trigger: InvocationTrigger;
+  startedAt: string;
+  durationMs: number;
+  /** Time spent creating the instance and loading the function's module; 0 when warm. */
+  initDurationMs: number;
+  cold: boolean;
+  outcome: InvocationOutcome;
+  error: FunctionErrorInfo | null;
+  memoryMb: number;
+  /** Duration rounded up to the next millisecond, as metered. */
+  billedMs: number;
+  logBytes: number;
+  logTruncated: boolean;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogLine {
+  invocationId: string;
+  functionName: string;
+  /** Position within the invocation, from 0. */
+  seq: number;
+  /** Epoch milliseconds. */
+  ts: number;
+  level: LogLevel;
+  message: string;
+}

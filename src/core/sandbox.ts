@@ -1,0 +1,90 @@
+import type { FunctionConfig } from './function.js';
+import type { FunctionErrorInfo, InvocationOutcome, LogLine } from './invocation.js';
+
+export type SandboxTier = 'isolate';
+
+/** What a sandbox needs to start an instance of one function version. */
+export interface InstanceSpec {
+  functionName: string;
+  version: number;
+  /** Content address of the code; sandboxes cache compiled code by it. */
+  codeSha256: string;
+  /** Loads the bundle; called only when the sandbox has not cached this code yet. */
+  loadCode: () => Promise<string>;
+  config: FunctionConfig;
+}
+
+/** An HTTP request handed to a function (HTTP trigger, or an invoke of a `fetch` handler). */
+export interface HttpRequestPayload {
+  method: string;
+  /** Absolute URL as the client asked for it. */
+  url: string;
+  /** Path after the trigger prefix, with the query string. */
+  path: string;
+  headers: Array<[string, string]>;
+  bodyBase64: string | null;
+  sourceIp: string;
+}
+
+export interface HttpResponsePayload {
+  status: number;
+  headers: Array<[string, string]>;
+  bodyBase64: string;
+}
+
+export type InvokePayload =
+  /** `POST /v1/functions/:name/invoke`: a JSON event. */
+  | { kind: 'event'; eventJson: string }
+  /** `ANY /fn/:name/*`: an HTTP request. */
+  | { kind: 'http'; request: HttpRequestPayload };
+
+export interface InvokeRequest {
+  invocationId: string;
+  payload: InvokePayload;
+  /** Epoch ms by which the invocation must have ended. */
+  deadline: number;
+}
+
+export interface InvokeResultBase {
+  outcome: InvocationOutcome;
+  logs: Array<Pick<LogLine, 'ts' | 'level' | 'message'>>;
+  logBytes: number;
+  logTruncated: boolean;
+  /** Time the sandbox spent in this invocation (handler start to end), in ms. */
+  durationMs: number;
+  /** Instance creation and module load time, when this invocation started the instance. */
+  initDurationMs: number;
+}
+
+export type InvokeResult =
+  | (InvokeResultBase & { outcome: 'success'; response: SuccessfulResponse })
+  | (InvokeResultBase & { outcome: 'error'; error: FunctionErrorInfo; phase: 'init' | 'invoke' })
+  | (InvokeResultBase & { outcome: 'timeout' | 'out_of_memory' | 'crashed'; error: FunctionErrorInfo });
+
+export type SuccessfulResponse =
+  /** The handler returned a value; JSON text (`undefined` becomes `null`). */
+  | { kind: 'json'; json: string }
+  /** The handler produced an HTTP response (a `Response`, or an API Gateway-style result). */
+  | { kind: 'http'; response: HttpResponsePayload };
+
+/** One running sandbox of a function version. Serves one invocation at a time. */
+export interface SandboxInstance {
+  readonly id: string;
+  readonly tier: SandboxTier;
+  /** Runs one invocation. Never rejects for the function's own failures: those are outcomes. */
+  invoke(request: InvokeRequest): Promise<InvokeResult>;
+  /** True once the instance can no longer serve (crashed, timed out, OOM, disposed). */
+  readonly dead: boolean;
+  dispose(): Promise<void>;
+}
+
+/** A sandbox tier: creates instances. */
+export interface Sandbox {
+  readonly tier: SandboxTier;
+  /**
+   * Starts an instance. Returns at once: the first invoke waits for the start, so a cold start
+   * costs one round trip to the sandbox host, not two.
+   */
+  startInstance(spec: InstanceSpec): SandboxInstance;
+  close(): Promise<void>;
+}

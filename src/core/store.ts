@@ -1,0 +1,77 @@
+import type { FunctionConfig, FunctionRecord, VersionRecord } from './function.js';
+import type { InvocationRecord, LogLine } from './invocation.js';
+
+export interface PublishVersionInput {
+  functionName: string;
+  codeSha256: string;
+  sourceMapSha256: string | null;
+  config: FunctionConfig;
+  description: string;
+  /** 'create' fails with FUNCTION_EXISTS if the function exists; 'update' fails with FUNCTION_NOT_FOUND if it does not; 'upsert' does either. */
+  mode: 'create' | 'update' | 'upsert';
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page; null on the last page. */
+  next: string | null;
+}
+
+export interface InvocationQuery {
+  functionName: string;
+  limit: number;
+  /** Cursor from a previous page. */
+  cursor?: string | undefined;
+}
+
+export interface LogQuery {
+  functionName: string;
+  invocationId?: string | undefined;
+  /** Epoch ms, inclusive. */
+  since?: number | undefined;
+  /** Epoch ms, exclusive. */
+  until?: number | undefined;
+  /** Case-insensitive substring of the message. */
+  text?: string | undefined;
+  limit: number;
+}
+
+/**
+ * Durable platform state. One contract (test/store-contract.ts) is run against every backend:
+ * SQLite for a single node, Postgres for a cluster. Methods throw StratoError with a stable code
+ * for conditions a caller can act on (FUNCTION_NOT_FOUND, FUNCTION_EXISTS, ...).
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** Brings the schema up to date. Safe to call on every start and concurrently from several nodes. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Stores a content-addressed blob; storing the same hash twice is a no-op. */
+  putArtifact(sha256: string, bytes: Uint8Array): Promise<void>;
+  getArtifact(sha256: string): Promise<Uint8Array | undefined>;
+
+  /** Creates the next immutable version and moves `$LATEST` to it, atomically. */
+  publishVersion(
+    input: PublishVersionInput,
+  ): Promise<{ fn: FunctionRecord; version: VersionRecord; created: boolean }>;
+  getFunction(name: string): Promise<FunctionRecord | undefined>;
+  listFunctions(options: { limit: number; cursor?: string | undefined }): Promise<Page<FunctionRecord>>;
+  /** Deletes the function, its versions, invocation records and logs. Returns false if it did not exist. */
+  deleteFunction(name: string): Promise<boolean>;
+  getVersion(functionName: string, version: number): Promise<VersionRecord | undefined>;
+  /** Newest first. */
+  listVersions(
+    functionName: string,
+    options: { limit: number; cursor?: string | undefined },
+  ): Promise<Page<VersionRecord>>;
+
+  /** Records finished invocations and their log lines in one transaction. */
+  recordInvocations(records: InvocationRecord[], logs: LogLine[]): Promise<void>;
+  getInvocation(id: string): Promise<InvocationRecord | undefined>;
+  /** Newest first. */
+  listInvocations(query: InvocationQuery): Promise<Page<InvocationRecord>>;
+  /** Oldest first within the query's window; the newest `limit` lines when more match. */
+  listLogs(query: LogQuery): Promise<LogLine[]>;
+}

@@ -1,0 +1,32 @@
+/**
+ * The functions the host puts on `globalThis.__strato_host` before the guest runtime runs. The runtime
+ * captures them in closures and deletes the global, so user code never sees them. Every argument and
+ * return value is copied across the isolate boundary (isolated-vm `Callback`): only primitives, plain
+ * objects and ArrayBuffers cross, never a host reference.
+ */
+export interface HostBindings {
+  /** Arms host timer `id`; when it fires the host calls the runtime's `fireTimer(id)`. */
+  setTimer(id: number, delayMs: number): void;
+  clearTimer(id: number): void;
+  /** `length` cryptographically random bytes (length <= 65536). */
+  randomBytes(length: number): ArrayBuffer;
+  /** WHATWG URL parsing by the host's URL implementation; null when the input is not a valid URL. */
+  parseUrl(input: string, base: string | undefined): UrlRecord | null;
+  /** Hands a finished invocation's result (JSON of GuestResult) to the host. */
+  complete(invocationId: string, resultJson: string): void;
+}
+
+/** The components of a parsed URL, as WHATWG URL getters return them. */
+export interface UrlRecord {
+  href: string;
+  origin: string;
+  protocol: string;
+  username: string;
+  password: string;
+  host: string;
+  hostname: string;
+  port: string;
+  pathname: string;
+  search: string;
+  hash: string;
+}
