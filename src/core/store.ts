@@ -52,7 +52,10 @@ export interface Store {
   putArtifact(sha256: string, bytes: Uint8Array): Promise<void>;
   getArtifact(sha256: string): Promise<Uint8Array | undefined>;
 
-  /** Creates the next immutable version and moves `$LATEST` to it, atomically. */
+  /**
+   * Creates the next immutable version and moves `$LATEST` to it, atomically. The code (and source
+   * map) artifacts must be stored first: the version's `codeSize` is read from them (ARTIFACT_NOT_FOUND).
+   */
   publishVersion(
     input: PublishVersionInput,
   ): Promise<{ fn: FunctionRecord; version: VersionRecord; created: boolean }>;
@@ -67,7 +70,10 @@ export interface Store {
     options: { limit: number; cursor?: string | undefined },
   ): Promise<Page<VersionRecord>>;
 
-  /** Records finished invocations and their log lines in one transaction. */
+  /**
+   * Records finished invocations and their log lines in one transaction. Rows already stored are
+   * skipped, so a batch can be retried after a failed write. `startedAt` must be `Date.toISOString()`.
+   */
   recordInvocations(records: InvocationRecord[], logs: LogLine[]): Promise<void>;
   getInvocation(id: string): Promise<InvocationRecord | undefined>;
   /** Newest first. */

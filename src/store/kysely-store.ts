@@ -1,0 +1,494 @@
+import { Migrator, sql } from 'kysely';
+import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
+import { StratoError } from '../core/index.js';
+import type {
+  FunctionConfig,
+  FunctionErrorInfo,
+  FunctionRecord,
+  InvocationOutcome,
+  InvocationQuery,
+  InvocationRecord,
+  InvocationTrigger,
+  LogLevel,
+  LogLine,
+  LogQuery,
+  Page,
+  PublishVersionInput,
+  Store,
+  VersionRecord,
+} from '../core/index.js';
+import { createMigrationProvider } from './migrations.js';
+import type { StoreDialect } from './migrations.js';
+import type { Database, FunctionsTable, InvocationsTable, LogsTable, VersionsTable } from './schema.js';
+
+/**
+ * Bind parameters per statement. SQLite allows 32766 and Postgres 65535; staying well under both
+ * lets one chunk size serve both dialects.
+ */
+const MAX_BIND_PARAMETERS = 30_000;
+
+/** The character that escapes `%`, `_` and itself in LIKE patterns (SQLite has no default one). */
+const LIKE_ESCAPE = '!';
+
+export interface KyselyStoreOptions {
+  kind: StoreDialect;
+  /**
+   * Schema holding Kysely's migration bookkeeping tables (Postgres). Must be the schema the data
+   * tables live in: Kysely looks for its tables in every schema unless told which one.
+   */
+  migrationTableSchema?: string | undefined;
+}
+
+/**
+ * The {@link Store} on Kysely, one implementation for SQLite and Postgres. The dialect matters in
+ * two places only: the migrations' blob type, and row locks (`FOR UPDATE`), which Postgres needs
+ * and SQLite neither has nor needs since its write transactions are serialized.
+ */
+export class KyselyStore implements Store {
+  readonly kind: StoreDialect;
+  readonly #db: Kysely<Database>;
+  readonly #migrationTableSchema: string | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(db: Kysely<Database>, options: KyselyStoreOptions) {
+    this.#db = db;
+    this.kind = options.kind;
+    this.#migrationTableSchema = options.migrationTableSchema;
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({
+      db: this.#db,
+      provider: createMigrationProvider(this.kind),
+      migrationTableSchema: this.#migrationTableSchema,
+    });
+    const { error } = await migrator.migrateToLatest();
+    if (error !== undefined) {
+      const reason = error instanceof Error ? error.message : 'unknown error';
+      throw new StratoError('INTERNAL', `store migration failed: ${reason}`, { cause: error });
+    }
+  }
+
+  close(): Promise<void> {
+    // Idempotent: a pg pool throws when ended twice, and shutdown paths often close twice.
+    this.#closing ??= this.#db.destroy();
+    return this.#closing;
+  }
+
+  async putArtifact(sha256: string, bytes: Uint8Array): Promise<void> {
+    await this.#db
+      .insertInto('artifacts')
+      .values({
+        sha256,
+        // Both drivers bind a Buffer as blob/bytea; this view copies nothing.
+        bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        size: bytes.byteLength,
+        created_at: new Date().toISOString(),
+      })
+      .onConflict((oc) => oc.column('sha256').doNothing())
+      .execute();
+  }
+
+  async getArtifact(sha256: string): Promise<Uint8Array | undefined> {
+    const row = await this.#db
+      .selectFrom('artifacts')
+      .select('bytes')
+      .where('sha256', '=', sha256)
+      .executeTakeFirst();
+    // A plain copy: the driver's Buffer may be a view into a larger pooled allocation.
+    return row === undefined ? undefined : new Uint8Array(row.bytes);
+  }
+
+  /**
+   * Requires the code (and source map) artifacts to be stored already: the version's `codeSize`
+   * is read from them. Throws FUNCTION_EXISTS, FUNCTION_NOT_FOUND (per `mode`) or ARTIFACT_NOT_FOUND.
+   */
+  async publishVersion(
+    input: PublishVersionInput,
+  ): Promise<{ fn: FunctionRecord; version: VersionRecord; created: boolean }> {
+    const name = input.functionName;
+    return this.#db.transaction().execute(async (trx) => {
+      let created = false;
+      if (input.mode !== 'update') {
+        // A write first: on Postgres a racing creator waits on the key instead of failing, and on
+        // SQLite the transaction never has to upgrade from a read lock to a write lock.
+        const createdAt = new Date().toISOString();
+        const inserted = await trx
+          .insertInto('functions')
+          .values({ name, latest_version: 0, created_at: createdAt, updated_at: createdAt })
+          .onConflict((oc) => oc.column('name').doNothing())
+          .executeTakeFirst();
+        created = inserted.numInsertedOrUpdatedRows === 1n;
+        if (input.mode === 'create' && !created) {
+          throw new StratoError('FUNCTION_EXISTS', `function ${name} already exists`);
+        }
+      }
+
+      // Serializes publishers of one function: each computes max+1 only after the previous commits.
+      const fn = await this.#lockFunction(trx, name);
+      if (fn === undefined) throw new StratoError('FUNCTION_NOT_FOUND', `function ${name} does not exist`);
+
+      const code = await trx
+        .selectFrom('artifacts')
+        .select('size')
+        .where('sha256', '=', input.codeSha256)
+        .executeTakeFirst();
+      if (code === undefined) {
+        throw new StratoError('ARTIFACT_NOT_FOUND', `code artifact ${input.codeSha256} is not stored`);
+      }
+      if (input.sourceMapSha256 !== null) {
+        const sourceMap = await trx
+          .selectFrom('artifacts')
+          .select('sha256')
+          .where('sha256', '=', input.sourceMapSha256)
+          .executeTakeFirst();
+        if (sourceMap === undefined) {
+          throw new StratoError(
+            'ARTIFACT_NOT_FOUND',
+            `source map artifact ${input.sourceMapSha256} is not stored`,
+          );
+        }
+      }
+
+      const { max_version } = await trx
+        .selectFrom('versions')
+        .select((eb) => eb.fn.max<number | null>('version').as('max_version'))
+        .where('function_name', '=', name)
+        .executeTakeFirstOrThrow();
+      const now = new Date().toISOString();
+      const versionRow: VersionsTable = {
+        function_name: name,
+        version: (max_version ?? 0) + 1,
+        code_sha256: input.codeSha256,
+        code_size: code.size,
+        source_map_sha256: input.sourceMapSha256,
+        config_json: JSON.stringify(input.config),
+        description: input.description,
+        created_at: now,
+      };
+      await trx.insertInto('versions').values(versionRow).execute();
+      await trx
+        .updateTable('functions')
+        .set({ latest_version: versionRow.version, updated_at: now })
+        .where('name', '=', name)
+        .execute();
+
+      return {
+        fn: { name, latestVersion: versionRow.version, createdAt: fn.created_at, updatedAt: now },
+        version: toVersionRecord(versionRow),
+        created,
+      };
+    });
+  }
+
+  async getFunction(name: string): Promise<FunctionRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('functions')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toFunctionRecord(row);
+  }
+
+  async listFunctions(options: {
+    limit: number;
+    cursor?: string | undefined;
+  }): Promise<Page<FunctionRecord>> {
+    const limit = checkLimit(options.limit);
+    let query = this.#db
+      .selectFrom('functions')
+      .selectAll()
+      .orderBy('name', 'asc')
+      .limit(limit + 1);
+    if (options.cursor !== undefined) {
+      const [after] = decodeCursor(options.cursor, isStringKey);
+      query = query.where('name', '>', after);
+    }
+    const rows = await query.execute();
+    return toPage(rows, limit, toFunctionRecord, (row) => [row.name]);
+  }
+
+  async deleteFunction(name: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      // Lock before touching children, in publishVersion's order, so a racing publish lands
+      // wholly before or wholly after the delete.
+      const fn = await this.#lockFunction(trx, name);
+      // Children go even when the function row is gone: it clears invocations recorded after
+      // an earlier delete (invocations and logs have no foreign key to functions).
+      await trx.deleteFrom('logs').where('function_name', '=', name).execute();
+      await trx.deleteFrom('invocations').where('function_name', '=', name).execute();
+      await trx.deleteFrom('versions').where('function_name', '=', name).execute();
+      if (fn === undefined) return false;
+      await trx.deleteFrom('functions').where('name', '=', name).execute();
+      return true;
+    });
+  }
+
+  async getVersion(functionName: string, version: number): Promise<VersionRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('versions')
+      .selectAll()
+      .where('function_name', '=', functionName)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toVersionRecord(row);
+  }
+
+  async listVersions(
+    functionName: string,
+    options: { limit: number; cursor?: string | undefined },
+  ): Promise<Page<VersionRecord>> {
+    const limit = checkLimit(options.limit);
+    let query = this.#db
+      .selectFrom('versions')
+      .selectAll()
+      .where('function_name', '=', functionName)
+      .orderBy('version', 'desc')
+      .limit(limit + 1);
+    if (options.cursor !== undefined) {
+      const [before] = decodeCursor(options.cursor, isNumberKey);
+      query = query.where('version', '<', before);
+    }
+    const rows = await query.execute();
+    return toPage(rows, limit, toVersionRecord, (row) => [row.version]);
+  }
+
+  /**
+   * Idempotent per invocation id and per (invocation id, seq): re-recording a batch after a failed
+   * flush inserts nothing twice (and does not overwrite what is already stored).
+   */
+  async recordInvocations(records: InvocationRecord[], logs: LogLine[]): Promise<void> {
+    if (records.length === 0 && logs.length === 0) return;
+    const invocationRows = records.map(toInvocationRow);
+    const logRows = logs.map(toLogRow);
+    await this.#db.transaction().execute(async (trx) => {
+      for (const chunk of chunksOf(invocationRows)) {
+        await trx
+          .insertInto('invocations')
+          .values(chunk)
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute();
+      }
+      for (const chunk of chunksOf(logRows)) {
+        await trx
+          .insertInto('logs')
+          .values(chunk)
+          .onConflict((oc) => oc.columns(['invocation_id', 'seq']).doNothing())
+          .execute();
+      }
+    });
+  }
+
+  async getInvocation(id: string): Promise<InvocationRecord | undefined> {
+    const row = await this.#db.selectFrom('invocations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? undefined : toInvocationRecord(row);
+  }
+
+  async listInvocations(query: InvocationQuery): Promise<Page<InvocationRecord>> {
+    const limit = checkLimit(query.limit);
+    let select = this.#db
+      .selectFrom('invocations')
+      .selectAll()
+      .where('function_name', '=', query.functionName)
+      // `id` breaks ties between invocations started in the same millisecond.
+      .orderBy('started_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1);
+    if (query.cursor !== undefined) {
+      const [startedAt, id] = decodeCursor(query.cursor, isInvocationKey);
+      select = select.where((eb) => eb(eb.refTuple('started_at', 'id'), '<', eb.tuple(startedAt, id)));
+    }
+    const rows = await select.execute();
+    return toPage(rows, limit, toInvocationRecord, (row) => [row.started_at, row.id]);
+  }
+
+  async listLogs(query: LogQuery): Promise<LogLine[]> {
+    const limit = checkLimit(query.limit);
+    let select = this.#db.selectFrom('logs').selectAll().where('function_name', '=', query.functionName);
+    if (query.invocationId !== undefined) select = select.where('invocation_id', '=', query.invocationId);
+    if (query.since !== undefined) select = select.where('ts', '>=', query.since);
+    if (query.until !== undefined) select = select.where('ts', '<', query.until);
+    if (query.text !== undefined && query.text !== '') {
+      const pattern = `%${escapeLike(query.text)}%`;
+      // lower() on both sides rather than ILIKE (Postgres only); ESCAPE has no builder method.
+      select = select.where(
+        sql<boolean>`lower(${sql.ref('message')}) like lower(${pattern}) escape ${sql.lit(LIKE_ESCAPE)}`,
+      );
+    }
+    // Newest first to keep the newest `limit` lines, then flipped. One invocation's lines follow
+    // `seq`, its own order, even if the sandbox clock stepped back.
+    select =
+      query.invocationId !== undefined
+        ? select.orderBy('seq', 'desc')
+        : select.orderBy('ts', 'desc').orderBy('invocation_id', 'desc').orderBy('seq', 'desc');
+    const rows = await select.limit(limit).execute();
+    return rows.reverse().map(toLogLine);
+  }
+
+  /** Reads the function row, locking it on Postgres until the transaction ends. */
+  #lockFunction(
+    trx: Transaction<Database>,
+    name: string,
+  ): Promise<Pick<FunctionsTable, 'created_at'> | undefined> {
+    return trx
+      .selectFrom('functions')
+      .select('created_at')
+      .where('name', '=', name)
+      .$if(this.kind === 'postgres', (qb) => qb.forUpdate())
+      .executeTakeFirst();
+  }
+}
+
+function checkLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new StratoError('VALIDATION_FAILED', `limit must be a positive integer, got ${limit}`);
+  }
+  return limit;
+}
+
+function toPage<Row, Item>(
+  rows: Row[],
+  limit: number,
+  toItem: (row: Row) => Item,
+  keyOf: (row: Row) => unknown[],
+): Page<Item> {
+  // One row more than asked was fetched: its presence is what says a next page exists.
+  const pageRows = rows.slice(0, limit);
+  const last = pageRows.at(-1);
+  const next = rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null;
+  return { items: pageRows.map(toItem), next };
+}
+
+function encodeCursor(key: unknown[]): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+/** Cursors come from clients: anything that is not one of ours is a validation error, not a 500. */
+function decodeCursor<Key extends unknown[]>(cursor: string, isKey: (value: unknown) => value is Key): Key {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (!isKey(value)) throw new StratoError('VALIDATION_FAILED', 'invalid page cursor');
+  return value;
+}
+
+function isStringKey(value: unknown): value is [string] {
+  return Array.isArray(value) && value.length === 1 && typeof value[0] === 'string';
+}
+
+function isNumberKey(value: unknown): value is [number] {
+  return Array.isArray(value) && value.length === 1 && Number.isInteger(value[0]);
+}
+
+function isInvocationKey(value: unknown): value is [string, string] {
+  return (
+    Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string'
+  );
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[!%_]/g, (char) => `${LIKE_ESCAPE}${char}`);
+}
+
+/** Splits rows so that one INSERT never binds more than MAX_BIND_PARAMETERS values. */
+function* chunksOf<Row extends object>(rows: Row[]): Generator<Row[]> {
+  const first = rows[0];
+  if (first === undefined) return;
+  const rowsPerChunk = Math.max(1, Math.floor(MAX_BIND_PARAMETERS / Object.keys(first).length));
+  for (let start = 0; start < rows.length; start += rowsPerChunk) {
+    yield rows.slice(start, start + rowsPerChunk);
+  }
+}
+
+function toFunctionRecord(row: Selectable<FunctionsTable>): FunctionRecord {
+  return {
+    name: row.name,
+    latestVersion: row.latest_version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toVersionRecord(row: Selectable<VersionsTable>): VersionRecord {
+  return {
+    functionName: row.function_name,
+    version: row.version,
+    codeSha256: row.code_sha256,
+    codeSize: row.code_size,
+    sourceMapSha256: row.source_map_sha256,
+    // Written by publishVersion from a typed FunctionConfig; the store is its only writer.
+    config: JSON.parse(row.config_json) as FunctionConfig,
+    description: row.description,
+    createdAt: row.created_at,
+  };
+}
+
+function toInvocationRow(record: InvocationRecord): Insertable<InvocationsTable> {
+  return {
+    id: record.id,
+    function_name: record.functionName,
+    version: record.version,
+    trigger: record.trigger,
+    started_at: record.startedAt,
+    duration_ms: record.durationMs,
+    init_duration_ms: record.initDurationMs,
+    cold: record.cold ? 1 : 0,
+    outcome: record.outcome,
+    error_json: record.error === null ? null : JSON.stringify(record.error),
+    memory_mb: record.memoryMb,
+    billed_ms: record.billedMs,
+    log_bytes: record.logBytes,
+    log_truncated: record.logTruncated ? 1 : 0,
+  };
+}
+
+function toInvocationRecord(row: Selectable<InvocationsTable>): InvocationRecord {
+  return {
+    id: row.id,
+    functionName: row.function_name,
+    version: row.version,
+    trigger: row.trigger as InvocationTrigger,
+    startedAt: row.started_at,
+    durationMs: row.duration_ms,
+    initDurationMs: row.init_duration_ms,
+    cold: row.cold === 1,
+    outcome: row.outcome as InvocationOutcome,
+    error: parseErrorInfo(row.error_json),
+    memoryMb: row.memory_mb,
+    billedMs: row.billed_ms,
+    logBytes: row.log_bytes,
+    logTruncated: row.log_truncated === 1,
+  };
+}
+
+function parseErrorInfo(json: string | null): FunctionErrorInfo | null {
+  if (json === null) return null;
+  const parsed = JSON.parse(json) as { type: string; message: string; stack?: string };
+  // JSON drops an undefined stack; put the key back so the record has its declared shape.
+  return { type: parsed.type, message: parsed.message, stack: parsed.stack };
+}
+
+function toLogRow(line: LogLine): Insertable<LogsTable> {
+  return {
+    invocation_id: line.invocationId,
+    function_name: line.functionName,
+    seq: line.seq,
+    ts: line.ts,
+    level: line.level,
+    message: line.message,
+  };
+}
+
+function toLogLine(row: Selectable<LogsTable>): LogLine {
+  return {
+    invocationId: row.invocation_id,
+    functionName: row.function_name,
+    seq: row.seq,
+    ts: Number(row.ts),
+    level: row.level as LogLevel,
+    message: row.message,
+  };
+}

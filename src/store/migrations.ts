@@ -1,0 +1,108 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/**
+ * Schema changes, in order. Names sort lexicographically (Kysely runs them by name), so they are
+ * numbered: add "0002_aliases" and so on, never edit a shipped one. Migrations receive an untyped
+ * `Kysely` because they describe the schema before the `Database` type of schema.ts was true.
+ *
+ * One set of migrations serves both dialects; they branch only where the column types differ.
+ * "double precision" and "bigint" need no branch: SQLite reads them as REAL and INTEGER affinity.
+ */
+function buildMigrations(dialect: StoreDialect): Record<string, Migration> {
+  const blobType = dialect === 'postgres' ? 'bytea' : 'blob';
+
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('functions')
+          .addColumn('name', 'text', (col) => col.primaryKey())
+          .addColumn('latest_version', 'integer', (col) => col.notNull())
+          .addColumn('created_at', 'text', (col) => col.notNull())
+          .addColumn('updated_at', 'text', (col) => col.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('versions')
+          .addColumn('function_name', 'text', (col) => col.notNull())
+          .addColumn('version', 'integer', (col) => col.notNull())
+          .addColumn('code_sha256', 'text', (col) => col.notNull())
+          .addColumn('code_size', 'integer', (col) => col.notNull())
+          .addColumn('source_map_sha256', 'text')
+          .addColumn('config_json', 'text', (col) => col.notNull())
+          .addColumn('description', 'text', (col) => col.notNull())
+          .addColumn('created_at', 'text', (col) => col.notNull())
+          .addPrimaryKeyConstraint('versions_pk', ['function_name', 'version'])
+          // A version never outlives its function. No reference to artifacts: the artifact GC
+          // (later) decides what is garbage, and publish may race a separate artifact upload.
+          .addForeignKeyConstraint('versions_function_fk', ['function_name'], 'functions', ['name'])
+          .execute();
+
+        await db.schema
+          .createTable('artifacts')
+          .addColumn('sha256', 'text', (col) => col.primaryKey())
+          .addColumn('bytes', blobType, (col) => col.notNull())
+          .addColumn('size', 'integer', (col) => col.notNull())
+          .addColumn('created_at', 'text', (col) => col.notNull())
+          .execute();
+
+        // No foreign keys from invocations and logs: an invocation that finishes while its
+        // function is being deleted must not fail the whole batch it is recorded in.
+        await db.schema
+          .createTable('invocations')
+          .addColumn('id', 'text', (col) => col.primaryKey())
+          .addColumn('function_name', 'text', (col) => col.notNull())
+          .addColumn('version', 'integer', (col) => col.notNull())
+          .addColumn('trigger', 'text', (col) => col.notNull())
+          .addColumn('started_at', 'text', (col) => col.notNull())
+          .addColumn('duration_ms', 'double precision', (col) => col.notNull())
+          .addColumn('init_duration_ms', 'double precision', (col) => col.notNull())
+          .addColumn('cold', 'integer', (col) => col.notNull())
+          .addColumn('outcome', 'text', (col) => col.notNull())
+          .addColumn('error_json', 'text')
+          .addColumn('memory_mb', 'integer', (col) => col.notNull())
+          .addColumn('billed_ms', 'integer', (col) => col.notNull())
+          .addColumn('log_bytes', 'integer', (col) => col.notNull())
+          .addColumn('log_truncated', 'integer', (col) => col.notNull())
+          .execute();
+        // `id` last so the newest-first keyset page (started_at, id) is read straight off the index.
+        await db.schema
+          .createIndex('invocations_function_started_idx')
+          .on('invocations')
+          .columns(['function_name', 'started_at', 'id'])
+          .execute();
+
+        await db.schema
+          .createTable('logs')
+          .addColumn('invocation_id', 'text', (col) => col.notNull())
+          .addColumn('function_name', 'text', (col) => col.notNull())
+          .addColumn('seq', 'integer', (col) => col.notNull())
+          .addColumn('ts', 'bigint', (col) => col.notNull())
+          .addColumn('level', 'text', (col) => col.notNull())
+          .addColumn('message', 'text', (col) => col.notNull())
+          // A key, not just an index: re-recording a batch (a retried flush) inserts nothing twice.
+          .addPrimaryKeyConstraint('logs_pk', ['invocation_id', 'seq'])
+          .execute();
+        await db.schema
+          .createIndex('logs_function_ts_idx')
+          .on('logs')
+          .columns(['function_name', 'ts'])
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        for (const table of ['logs', 'invocations', 'artifacts', 'versions', 'functions']) {
+          await db.schema.dropTable(table).ifExists().execute();
+        }
+      },
+    },
+  };
+}
+
+/** The store's migrations as code (no files to ship or find at run time). */
+export function createMigrationProvider(dialect: StoreDialect): MigrationProvider {
+  const migrations = buildMigrations(dialect);
+  return { getMigrations: () => Promise.resolve(migrations) };
+}

@@ -1,0 +1,616 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type {
+  FunctionConfig,
+  InvocationRecord,
+  LogLine,
+  PublishVersionInput,
+  Store,
+  VersionRecord,
+} from '../src/core/index.js';
+
+/** A name no other test (or parallel run) uses. */
+function uniqueName(label: string): string {
+  return `${label}-${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const BASE_TS = 1_700_000_000_000;
+
+const CONFIG_A: FunctionConfig = { memoryMb: 128, timeoutMs: 10_000, env: {}, concurrency: 10 };
+const CONFIG_B: FunctionConfig = {
+  memoryMb: 256,
+  timeoutMs: 3_000,
+  env: { GREETING: 'héllo', EMPTY: '' },
+  concurrency: 2,
+};
+
+function invocation(functionName: string, overrides: Partial<InvocationRecord> = {}): InvocationRecord {
+  return {
+    id: randomUUID(),
+    functionName,
+    version: 1,
+    trigger: 'invoke',
+    startedAt: new Date(BASE_TS).toISOString(),
+    durationMs: 12.345678901,
+    initDurationMs: 3.25,
+    cold: true,
+    outcome: 'success',
+    error: null,
+    memoryMb: 128,
+    billedMs: 13,
+    logBytes: 42,
+    logTruncated: false,
+    ...overrides,
+  };
+}
+
+function logLine(
+  invocationId: string,
+  functionName: string,
+  seq: number,
+  overrides: Partial<LogLine> = {},
+): LogLine {
+  return {
+    invocationId,
+    functionName,
+    seq,
+    ts: BASE_TS + seq,
+    level: 'info',
+    message: `line ${seq}`,
+    ...overrides,
+  };
+}
+
+/** Pages through a listing to its end, failing on a cursor loop. */
+async function collectPages<T>(
+  fetchPage: (cursor: string | undefined) => Promise<{ items: T[]; next: string | null }>,
+): Promise<T[][]> {
+  const pages: T[][] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 10_000; guard++) {
+    const page = await fetchPage(cursor);
+    pages.push(page.items);
+    if (page.next === null) return pages;
+    cursor = page.next;
+  }
+  throw new Error('paging did not terminate');
+}
+
+/**
+ * The behaviour every {@link Store} backend must have. `open` returns a migrated store; it is
+ * opened once for the suite, and every test uses names of its own, so suites may run in parallel
+ * against one database.
+ */
+export function runStoreContract(
+  name: string,
+  open: () => Promise<Store>,
+  cleanup?: () => Promise<void>,
+): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+
+    beforeAll(async () => {
+      store = await open();
+    });
+
+    afterAll(async () => {
+      await store?.close();
+      await cleanup?.();
+    });
+
+    /** Stores a fresh artifact and publishes it; bytes differ per call so hashes do too. */
+    async function publish(
+      functionName: string,
+      overrides: Partial<PublishVersionInput> = {},
+    ): Promise<Awaited<ReturnType<Store['publishVersion']>>> {
+      const code = new TextEncoder().encode(`export default () => '${randomUUID()}';`);
+      const codeSha256 = sha256Hex(code);
+      await store.putArtifact(codeSha256, code);
+      return store.publishVersion({
+        functionName,
+        codeSha256,
+        sourceMapSha256: null,
+        config: CONFIG_A,
+        description: '',
+        mode: 'upsert',
+        ...overrides,
+      });
+    }
+
+    it('reports its kind and migrates again as a no-op', async () => {
+      expect(['sqlite', 'postgres']).toContain(store.kind);
+      const fn = uniqueName('migrate');
+      await publish(fn);
+      await store.migrate();
+      await store.migrate();
+      expect((await store.getFunction(fn))?.latestVersion).toBe(1);
+    });
+
+    describe('artifacts', () => {
+      it('round-trips bytes exactly, as a plain Uint8Array', async () => {
+        const bytes = new Uint8Array(256 * 4 + 3).map((_, i) => i % 256);
+        const sha = sha256Hex(bytes);
+        await store.putArtifact(sha, bytes);
+        const stored = await store.getArtifact(sha);
+        expect(stored).toBeInstanceOf(Uint8Array);
+        expect(stored && Buffer.from(stored).equals(Buffer.from(bytes))).toBe(true);
+      });
+
+      it('round-trips a 2 MiB blob and an empty one', async () => {
+        const big = new Uint8Array(2 * 1024 * 1024).map((_, i) => (i * 31) % 251);
+        const empty = new Uint8Array(0);
+        // The empty blob's real hash is shared by every run: harmless, since puts are idempotent.
+        await store.putArtifact(sha256Hex(big), big);
+        await store.putArtifact(sha256Hex(empty), empty);
+        expect(Buffer.from((await store.getArtifact(sha256Hex(big))) ?? []).equals(Buffer.from(big))).toBe(
+          true,
+        );
+        expect((await store.getArtifact(sha256Hex(empty)))?.byteLength).toBe(0);
+      });
+
+      it('accepts a Uint8Array view into a larger buffer', async () => {
+        const backing = new Uint8Array([9, 9, 1, 2, 3, 9]);
+        const view = backing.subarray(2, 5);
+        await store.putArtifact(sha256Hex(view), view);
+        expect([...((await store.getArtifact(sha256Hex(view))) ?? [])]).toEqual([1, 2, 3]);
+      });
+
+      it('treats a second put of the same hash as a no-op', async () => {
+        const first = new TextEncoder().encode(uniqueName('first'));
+        const sha = sha256Hex(first);
+        await store.putArtifact(sha, first);
+        await store.putArtifact(sha, first);
+        // Content addressing: whatever arrives under a stored hash is not written again.
+        await store.putArtifact(sha, new TextEncoder().encode('something else'));
+        expect(new TextDecoder().decode(await store.getArtifact(sha))).toBe(new TextDecoder().decode(first));
+      });
+
+      it('returns undefined for an unknown hash, and copies that callers cannot corrupt', async () => {
+        expect(
+          await store.getArtifact(sha256Hex(new TextEncoder().encode(uniqueName('none')))),
+        ).toBeUndefined();
+        const bytes = new Uint8Array([1, 2, 3, 4]).map((b) => b + Math.floor(Math.random() * 100));
+        const sha = sha256Hex(bytes);
+        await store.putArtifact(sha, bytes);
+        const copy = await store.getArtifact(sha);
+        copy?.fill(0);
+        expect([...((await store.getArtifact(sha)) ?? [])]).toEqual([...bytes]);
+      });
+    });
+
+    describe('publishVersion', () => {
+      it('creates a function at version 1 with every field recorded', async () => {
+        const fn = uniqueName('create');
+        const code = new TextEncoder().encode('export default () => 1;');
+        const map = new TextEncoder().encode(`{"version":3,"mappings":"","n":"${fn}"}`);
+        await store.putArtifact(sha256Hex(code), code);
+        await store.putArtifact(sha256Hex(map), map);
+        const before = Date.now();
+        const result = await store.publishVersion({
+          functionName: fn,
+          codeSha256: sha256Hex(code),
+          sourceMapSha256: sha256Hex(map),
+          config: CONFIG_B,
+          description: 'first deploy ✓',
+          mode: 'create',
+        });
+        expect(result.created).toBe(true);
+        expect(result.fn).toEqual({
+          name: fn,
+          latestVersion: 1,
+          createdAt: result.fn.createdAt,
+          updatedAt: result.fn.updatedAt,
+        });
+        expect(Date.parse(result.fn.createdAt)).toBeGreaterThanOrEqual(before - 1000);
+        expect(result.version).toStrictEqual({
+          functionName: fn,
+          version: 1,
+          codeSha256: sha256Hex(code),
+          codeSize: code.byteLength,
+          sourceMapSha256: sha256Hex(map),
+          config: CONFIG_B,
+          description: 'first deploy ✓',
+          createdAt: result.version.createdAt,
+        });
+        expect(await store.getFunction(fn)).toStrictEqual(result.fn);
+        expect(await store.getVersion(fn, 1)).toStrictEqual(result.version);
+      });
+
+      it("fails 'create' with FUNCTION_EXISTS and adds no version", async () => {
+        const fn = uniqueName('exists');
+        await publish(fn, { mode: 'create' });
+        await expect(publish(fn, { mode: 'create' })).rejects.toMatchObject({ code: 'FUNCTION_EXISTS' });
+        expect((await store.getFunction(fn))?.latestVersion).toBe(1);
+        expect(await store.getVersion(fn, 2)).toBeUndefined();
+      });
+
+      it("fails 'update' of a missing function with FUNCTION_NOT_FOUND and creates nothing", async () => {
+        const fn = uniqueName('missing');
+        await expect(publish(fn, { mode: 'update' })).rejects.toMatchObject({ code: 'FUNCTION_NOT_FOUND' });
+        expect(await store.getFunction(fn)).toBeUndefined();
+        expect(await store.getVersion(fn, 1)).toBeUndefined();
+      });
+
+      it("'update' and 'upsert' add versions to an existing function; 'upsert' creates a missing one", async () => {
+        const fn = uniqueName('modes');
+        const first = await publish(fn, { mode: 'upsert' });
+        expect(first.created).toBe(true);
+        expect(first.version.version).toBe(1);
+        const second = await publish(fn, { mode: 'update' });
+        expect(second.created).toBe(false);
+        expect(second.version.version).toBe(2);
+        const third = await publish(fn, { mode: 'upsert' });
+        expect(third.created).toBe(false);
+        expect(third.version.version).toBe(3);
+      });
+
+      it('numbers versions 1, 2, 3 and moves latest, keeping createdAt', async () => {
+        const fn = uniqueName('numbering');
+        const results: Array<Awaited<ReturnType<Store['publishVersion']>>> = [];
+        for (let i = 0; i < 3; i++) results.push(await publish(fn, { description: `v${i + 1}` }));
+        expect(results.map((r) => r.version.version)).toEqual([1, 2, 3]);
+        expect(results.map((r) => r.fn.latestVersion)).toEqual([1, 2, 3]);
+        const stored = await store.getFunction(fn);
+        expect(stored?.latestVersion).toBe(3);
+        expect(stored?.createdAt).toBe(results[0]?.fn.createdAt);
+        expect(stored?.updatedAt).toBe(results[2]?.fn.updatedAt);
+        expect(Date.parse(stored?.updatedAt ?? '')).toBeGreaterThanOrEqual(
+          Date.parse(stored?.createdAt ?? ''),
+        );
+      });
+
+      it('leaves earlier versions untouched', async () => {
+        const fn = uniqueName('immutable');
+        const v1 = await publish(fn, { config: CONFIG_A, description: 'one' });
+        await publish(fn, { config: CONFIG_B, description: 'two' });
+        await publish(fn, { config: { ...CONFIG_B, memoryMb: 512 }, description: 'three' });
+        expect(await store.getVersion(fn, 1)).toStrictEqual(v1.version);
+        expect((await store.getVersion(fn, 2))?.config).toStrictEqual(CONFIG_B);
+        expect((await store.getVersion(fn, 3))?.config.memoryMb).toBe(512);
+      });
+
+      it('fails with ARTIFACT_NOT_FOUND when the code or source map is not stored', async () => {
+        const fn = uniqueName('no-artifact');
+        const absent = sha256Hex(new TextEncoder().encode(uniqueName('absent')));
+        await expect(
+          store.publishVersion({
+            functionName: fn,
+            codeSha256: absent,
+            sourceMapSha256: null,
+            config: CONFIG_A,
+            description: '',
+            mode: 'create',
+          }),
+        ).rejects.toMatchObject({ code: 'ARTIFACT_NOT_FOUND' });
+        // The function row created inside the failed transaction is rolled back with it.
+        expect(await store.getFunction(fn)).toBeUndefined();
+        await expect(publish(fn, { sourceMapSha256: absent })).rejects.toMatchObject({
+          code: 'ARTIFACT_NOT_FOUND',
+        });
+        expect(await store.getFunction(fn)).toBeUndefined();
+      });
+
+      it('gives 10 concurrent publishes of one new function 10 distinct numbers', async () => {
+        const fn = uniqueName('concurrent');
+        const results = await Promise.all(Array.from({ length: 10 }, () => publish(fn, { mode: 'upsert' })));
+        const numbers = results.map((r) => r.version.version).sort((a, b) => a - b);
+        expect(numbers).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        expect((await store.getFunction(fn))?.latestVersion).toBe(10);
+        // Each number belongs to the code its publish call stored.
+        for (const result of results) {
+          expect((await store.getVersion(fn, result.version.version))?.codeSha256).toBe(
+            result.version.codeSha256,
+          );
+        }
+      });
+
+      it("lets exactly one of 5 concurrent 'create' calls win", async () => {
+        const fn = uniqueName('race');
+        const settled = await Promise.allSettled(
+          Array.from({ length: 5 }, () => publish(fn, { mode: 'create' })),
+        );
+        expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(1);
+        for (const outcome of settled) {
+          if (outcome.status === 'rejected')
+            expect(outcome.reason).toMatchObject({ code: 'FUNCTION_EXISTS' });
+        }
+        expect((await store.getFunction(fn))?.latestVersion).toBe(1);
+      });
+    });
+
+    describe('functions and versions', () => {
+      it('returns undefined for unknown functions and versions', async () => {
+        const fn = uniqueName('unknown');
+        expect(await store.getFunction(fn)).toBeUndefined();
+        expect(await store.getVersion(fn, 1)).toBeUndefined();
+        await publish(fn);
+        expect(await store.getVersion(fn, 2)).toBeUndefined();
+      });
+
+      it('pages through listFunctions covering every function exactly once', async () => {
+        const prefix = uniqueName('list');
+        const names = Array.from({ length: 7 }, (_, i) => `${prefix}-${i}`);
+        // Published out of order: the listing order must not depend on insertion order.
+        for (const fnName of [...names].reverse()) await publish(fnName);
+        const pages = await collectPages((cursor) => store.listFunctions({ limit: 3, cursor }));
+        const all = pages.flat();
+        expect(pages.slice(0, -1).every((page) => page.length === 3)).toBe(true);
+        expect(new Set(all.map((f) => f.name)).size).toBe(all.length);
+        const ours = all.filter((f) => f.name.startsWith(`${prefix}-`));
+        expect(ours.map((f) => f.name)).toEqual(names);
+        expect(ours.every((f) => f.latestVersion === 1)).toBe(true);
+      });
+
+      it('rejects a bad limit or cursor with VALIDATION_FAILED', async () => {
+        await expect(store.listFunctions({ limit: 0 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+        await expect(store.listFunctions({ limit: 1.5 })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+        });
+        await expect(store.listFunctions({ limit: 2, cursor: 'not a cursor' })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+        });
+        await expect(store.listVersions('x', { limit: 2, cursor: 'eyJ4IjoxfQ' })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+        });
+        await expect(
+          store.listInvocations({ functionName: 'x', limit: 2, cursor: 'WzFd' }),
+        ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+        await expect(store.listLogs({ functionName: 'x', limit: -1 })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+        });
+      });
+
+      it('lists versions newest first, page by page', async () => {
+        const fn = uniqueName('versions');
+        for (let i = 0; i < 5; i++) await publish(fn);
+        const pages = await collectPages((cursor) => store.listVersions(fn, { limit: 2, cursor }));
+        expect(pages.map((page) => page.map((v) => v.version))).toEqual([[5, 4], [3, 2], [1]]);
+        // A page that ends exactly at the last item has no next cursor.
+        const exact = await store.listVersions(fn, { limit: 5 });
+        expect(exact.items.map((v) => v.version)).toEqual([5, 4, 3, 2, 1]);
+        expect(exact.next).toBeNull();
+        const first: VersionRecord | undefined = exact.items.at(-1);
+        expect(first).toStrictEqual(await store.getVersion(fn, 1));
+        expect(await store.listVersions(uniqueName('none'), { limit: 10 })).toEqual({
+          items: [],
+          next: null,
+        });
+      });
+    });
+
+    describe('deleteFunction', () => {
+      it('removes the function, its versions, invocations and logs, but not artifacts or other functions', async () => {
+        const fn = uniqueName('doomed');
+        const other = uniqueName('survivor');
+        const published = await publish(fn);
+        await publish(fn);
+        await publish(other);
+        const doomedCall = invocation(fn);
+        const otherCall = invocation(other);
+        await store.recordInvocations(
+          [doomedCall, otherCall],
+          [logLine(doomedCall.id, fn, 0), logLine(doomedCall.id, fn, 1), logLine(otherCall.id, other, 0)],
+        );
+
+        expect(await store.deleteFunction(fn)).toBe(true);
+        expect(await store.getFunction(fn)).toBeUndefined();
+        expect(await store.getVersion(fn, 1)).toBeUndefined();
+        expect((await store.listVersions(fn, { limit: 10 })).items).toEqual([]);
+        expect(await store.getInvocation(doomedCall.id)).toBeUndefined();
+        expect((await store.listInvocations({ functionName: fn, limit: 10 })).items).toEqual([]);
+        expect(await store.listLogs({ functionName: fn, limit: 10 })).toEqual([]);
+        expect(await store.getArtifact(published.version.codeSha256)).toBeDefined();
+
+        expect((await store.getFunction(other))?.latestVersion).toBe(1);
+        expect(await store.getInvocation(otherCall.id)).toBeDefined();
+        expect(await store.listLogs({ functionName: other, limit: 10 })).toHaveLength(1);
+
+        expect(await store.deleteFunction(fn)).toBe(false);
+      });
+
+      it('returns false for a function that never existed, and a re-created function starts at 1', async () => {
+        const fn = uniqueName('phoenix');
+        expect(await store.deleteFunction(fn)).toBe(false);
+        await publish(fn);
+        await publish(fn);
+        expect(await store.deleteFunction(fn)).toBe(true);
+        const reborn = await publish(fn, { mode: 'create' });
+        expect(reborn.created).toBe(true);
+        expect(reborn.version.version).toBe(1);
+      });
+    });
+
+    describe('invocations', () => {
+      it('round-trips every field of every record', async () => {
+        const fn = uniqueName('fields');
+        const records: InvocationRecord[] = [
+          invocation(fn, { cold: true, error: null, durationMs: 0.1 + 0.2, initDurationMs: 17.0625 }),
+          invocation(fn, {
+            version: 7,
+            trigger: 'http',
+            startedAt: new Date(BASE_TS + 1).toISOString(),
+            durationMs: 1234.5678,
+            initDurationMs: 0,
+            cold: false,
+            outcome: 'error',
+            error: {
+              type: 'TypeError',
+              message: "can't read 'x' of undefined",
+              stack: 'TypeError\n    at handler (src/index.ts:3:7)',
+            },
+            memoryMb: 1024,
+            billedMs: 1235,
+            logBytes: 1_048_576,
+            logTruncated: true,
+          }),
+          invocation(fn, {
+            startedAt: new Date(BASE_TS + 2).toISOString(),
+            outcome: 'timeout',
+            error: { type: 'TimeoutError', message: 'timed out after 3000 ms', stack: undefined },
+          }),
+        ];
+        await store.recordInvocations(records, []);
+        for (const record of records) expect(await store.getInvocation(record.id)).toStrictEqual(record);
+        expect(await store.getInvocation(randomUUID())).toBeUndefined();
+      });
+
+      it('accepts empty batches, and re-recording a batch duplicates nothing', async () => {
+        await store.recordInvocations([], []);
+        const fn = uniqueName('retry');
+        const call = invocation(fn);
+        const lines = [logLine(call.id, fn, 0), logLine(call.id, fn, 1)];
+        await store.recordInvocations([call], lines);
+        await store.recordInvocations([call], lines);
+        expect((await store.listInvocations({ functionName: fn, limit: 10 })).items).toHaveLength(1);
+        expect(await store.listLogs({ functionName: fn, limit: 10 })).toHaveLength(2);
+      });
+
+      it('lists invocations of one function newest first, page by page, ties broken stably', async () => {
+        const fn = uniqueName('history');
+        const other = uniqueName('other');
+        const records = Array.from({ length: 7 }, (_, i) =>
+          invocation(fn, { startedAt: new Date(BASE_TS + i * 1000).toISOString() }),
+        );
+        // Two invocations started in the same millisecond.
+        records.push(invocation(fn, { startedAt: new Date(BASE_TS + 3000).toISOString() }));
+        await store.recordInvocations([...records, invocation(other)], []);
+
+        const pages = await collectPages((cursor) =>
+          store.listInvocations({ functionName: fn, limit: 3, cursor }),
+        );
+        expect(pages.map((page) => page.length)).toEqual([3, 3, 2]);
+        const listed = pages.flat();
+        const expected = [...records].sort(
+          (a, b) => b.startedAt.localeCompare(a.startedAt) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0),
+        );
+        expect(listed.map((r) => r.id)).toEqual(expected.map((r) => r.id));
+        expect(listed[0]).toStrictEqual(expected[0]);
+      });
+    });
+
+    describe('listLogs', () => {
+      /** Two invocations of one function, lines 0-4 of `first` then 0-4 of `second`, plus noise. */
+      async function seedLogs(): Promise<{ fn: string; first: string; second: string; lines: LogLine[] }> {
+        const fn = uniqueName('logs');
+        const first = randomUUID();
+        const second = randomUUID();
+        const messages = [
+          '100% done',
+          'file_name.ts',
+          'ERROR: Disk Full',
+          'disk full again',
+          'plain',
+          'wow!',
+        ];
+        const lines = [
+          ...Array.from({ length: 5 }, (_, seq) =>
+            logLine(first, fn, seq, { ts: BASE_TS + seq, message: messages[seq] ?? '' }),
+          ),
+          ...Array.from({ length: 5 }, (_, seq) =>
+            logLine(second, fn, seq, {
+              ts: BASE_TS + 100 + seq,
+              level: seq % 2 === 0 ? 'warn' : 'error',
+              message: messages[(seq + 1) % messages.length] ?? '',
+            }),
+          ),
+        ];
+        const noise = randomUUID();
+        await store.recordInvocations(
+          [
+            invocation(fn, { id: first }),
+            invocation(fn, { id: second }),
+            invocation(uniqueName('noise'), { id: noise }),
+          ],
+          [...lines, logLine(noise, 'someone-else', 0, { message: 'disk full' })],
+        );
+        return { fn, first, second, lines };
+      }
+
+      it('returns one function’s lines oldest first with every field intact', async () => {
+        const { fn, lines } = await seedLogs();
+        const listed = await store.listLogs({ functionName: fn, limit: 100 });
+        expect(listed).toStrictEqual(lines);
+        expect(typeof listed[0]?.ts).toBe('number');
+      });
+
+      it('filters by invocation', async () => {
+        const { fn, second, lines } = await seedLogs();
+        const listed = await store.listLogs({ functionName: fn, invocationId: second, limit: 100 });
+        expect(listed).toStrictEqual(lines.filter((l) => l.invocationId === second));
+      });
+
+      it('filters by time: since inclusive, until exclusive', async () => {
+        const { fn } = await seedLogs();
+        const listed = await store.listLogs({
+          functionName: fn,
+          since: BASE_TS + 3,
+          until: BASE_TS + 101,
+          limit: 100,
+        });
+        expect(listed.map((l) => l.ts)).toEqual([BASE_TS + 3, BASE_TS + 4, BASE_TS + 100]);
+      });
+
+      it('matches text case-insensitively and literally', async () => {
+        const { fn } = await seedLogs();
+        const texts = async (text: string): Promise<string[]> =>
+          (await store.listLogs({ functionName: fn, text, limit: 100 })).map((l) => l.message);
+        expect(await texts('disk FULL')).toEqual([
+          'ERROR: Disk Full',
+          'disk full again',
+          'ERROR: Disk Full',
+          'disk full again',
+        ]);
+        // Wildcards in the query are plain characters, not LIKE patterns.
+        expect(await texts('%')).toEqual(['100% done']);
+        expect(await texts('0% D')).toEqual(['100% done']);
+        expect(await texts('_')).toEqual(['file_name.ts', 'file_name.ts']);
+        expect(await texts('0%_d')).toEqual([]);
+        expect(await texts('!')).toEqual(['wow!']);
+        expect(await texts('e_n')).toEqual(['file_name.ts', 'file_name.ts']);
+        expect(await texts('d_ne')).toEqual([]);
+      });
+
+      it('keeps the newest `limit` lines, still in ascending order', async () => {
+        const { fn, first, lines } = await seedLogs();
+        expect(await store.listLogs({ functionName: fn, limit: 3 })).toStrictEqual(lines.slice(-3));
+        const ofFirst = lines.filter((l) => l.invocationId === first);
+        expect(await store.listLogs({ functionName: fn, invocationId: first, limit: 2 })).toStrictEqual(
+          ofFirst.slice(-2),
+        );
+        expect(await store.listLogs({ functionName: fn, text: 'disk', limit: 1 })).toStrictEqual([
+          lines.filter((l) => l.message.toLowerCase().includes('disk')).at(-1),
+        ]);
+      });
+
+      it('records a big batch (3,000 invocations, 5,000 lines) in one call', async () => {
+        const fn = uniqueName('bulk');
+        // 3,000 x 14 columns is past SQLite's 32,766 bind parameters: the store must chunk.
+        const records = Array.from({ length: 3_000 }, (_, i) =>
+          invocation(fn, { startedAt: new Date(BASE_TS + i).toISOString() }),
+        );
+        const lines = Array.from({ length: 5_000 }, (_, i) => {
+          const call = records[i % records.length];
+          return logLine(call?.id ?? '', fn, Math.floor(i / records.length), {
+            ts: BASE_TS + i,
+            message: `bulk line ${i} ${'x'.repeat(i % 50)}`,
+          });
+        });
+        await store.recordInvocations(records, lines);
+
+        const all = await store.listLogs({ functionName: fn, limit: 10_000 });
+        expect(all).toHaveLength(5_000);
+        expect(all.map((l) => l.ts)).toEqual(lines.map((l) => l.ts));
+        expect(await store.listLogs({ functionName: fn, limit: 100 })).toStrictEqual(lines.slice(-100));
+        const newest = await store.listInvocations({ functionName: fn, limit: 1 });
+        expect(newest.items[0]).toStrictEqual(records.at(-1));
+        expect(await store.deleteFunction(fn)).toBe(false);
+        expect(await store.listLogs({ functionName: fn, limit: 10 })).toEqual([]);
+      });
+    });
+  });
+}
