@@ -67,12 +67,20 @@ export type SuccessfulResponse =
   /** The handler produced an HTTP response (a `Response`, or an API Gateway-style result). */
   | { kind: 'http'; response: HttpResponsePayload };
 
+export interface InvokeOptions {
+  onResponse?: (result: InvokeResult) => void;
+}
+
 /** One running sandbox of a function version. Serves one invocation at a time. */
 export interface SandboxInstance {
   readonly id: string;
   readonly tier: SandboxTier;
-  /** Runs one invocation. Never rejects for the function's own failures: those are outcomes. */
-  invoke(request: InvokeRequest): Promise<InvokeResult>;
+  /**
+   * Runs one invocation and resolves when it has settled, with all its logs. Never rejects for the
+   * function's own failures: those are outcomes. When the response is ready before the invocation
+   * settles (`waitUntil` work still running), `onResponse` gets it early.
+   */
+  invoke(request: InvokeRequest, options?: InvokeOptions): Promise<InvokeResult>;
   /** True once the instance can no longer serve (crashed, timed out, OOM, disposed). */
   readonly dead: boolean;
   dispose(): Promise<void>;

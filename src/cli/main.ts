@@ -1,0 +1,11 @@
+import { Command } from 'commander';
+import { registerDeployCommand } from './commands-deploy.js';
+import { registerFunctionCommands } from './commands-functions.js';
+import { registerServerCommand } from './commands-server.js';
+
+const program = new Command();
+program.name('strato').description('Strato: self-hosted serverless functions').version('0.1.0');
+registerServerCommand(program);
+registerDeployCommand(program);
+registerFunctionCommands(program);
+await program.parseAsync(process.argv);

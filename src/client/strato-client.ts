@@ -1,0 +1,142 @@
+import type { FunctionRecord, VersionRecord } from '../core/function.js';
+import type { InvocationRecord, LogLine } from '../core/invocation.js';
+import { StratoError, type StratoErrorBody } from '../core/strato-error.js';
+
+export interface DeployRequest {
+  code: string;
+  sourceMap?: string | null;
+  memoryMb?: number;
+  timeout?: string | number;
+  env?: Record<string, string>;
+  concurrency?: number;
+  description?: string;
+}
+
+export interface FunctionResponse {
+  function: FunctionRecord;
+  version: VersionRecord;
+}
+
+export interface InvokeResponse {
+  status: number;
+  invocationId: string | null;
+  version: number | null;
+  cold: boolean;
+  headers: Headers;
+  /** The body as text (JSON for JSON handlers and errors). */
+  body: string;
+}
+
+export interface InstanceInfoView {
+  id: string;
+  functionName: string;
+  version: number;
+  tier: string;
+  state: string;
+  createdAt: number;
+  lastUsedAt: number;
+  invocations: number;
+}
+
+/** Typed client of the control-plane and invoke API; what the CLI, the console and tests use. */
+export class StratoClient {
+  readonly baseUrl: string;
+
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  }
+
+  deploy(name: string, request: DeployRequest): Promise<FunctionResponse> {
+    return this.json('PUT', `/v1/functions/${encodeURIComponent(name)}`, request);
+  }
+
+  updateSettings(name: string, settings: Omit<DeployRequest, 'code' | 'sourceMap'>): Promise<FunctionResponse> {
+    return this.json('PATCH', `/v1/functions/${encodeURIComponent(name)}`, settings);
+  }
+
+  getFunction(name: string): Promise<FunctionResponse> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}`);
+  }
+
+  listFunctions(options: { limit?: number; cursor?: string } = {}): Promise<{ functions: FunctionRecord[]; next: string | null }> {
+    return this.json('GET', `/v1/functions${query(options)}`);
+  }
+
+  async deleteFunction(name: string): Promise<void> {
+    await this.json('DELETE', `/v1/functions/${encodeURIComponent(name)}`);
+  }
+
+  listVersions(name: string, options: { limit?: number; cursor?: string } = {}): Promise<{ versions: VersionRecord[]; next: string | null }> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/versions${query(options)}`);
+  }
+
+  listInvocations(name: string, options: { limit?: number; cursor?: string } = {}): Promise<{ invocations: InvocationRecord[]; next: string | null }> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/invocations${query(options)}`);
+  }
+
+  getInvocation(id: string): Promise<{ invocation: InvocationRecord; logs: LogLine[] }> {
+    return this.json('GET', `/v1/invocations/${encodeURIComponent(id)}`);
+  }
+
+  logs(
+    name: string,
+    options: { invocationId?: string; since?: string; until?: string; q?: string; limit?: number } = {},
+  ): Promise<{ logs: LogLine[] }> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/logs${query(options)}`);
+  }
+
+  instances(name: string): Promise<{ instances: InstanceInfoView[] }> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/instances`);
+  }
+
+  /** Invokes with a JSON event. Function errors are not thrown: read `status` and `body`. */
+  async invoke(name: string, event: string, options: { version?: string } = {}): Promise<InvokeResponse> {
+    const response = await fetch(`${this.baseUrl}/v1/functions/${encodeURIComponent(name)}/invoke${query(options)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: event,
+    });
+    const version = response.headers.get('x-strato-version');
+    return {
+      status: response.status,
+      invocationId: response.headers.get('x-strato-invocation-id'),
+      version: version === null ? null : Number(version),
+      cold: response.headers.get('x-strato-cold') === 'true',
+      headers: response.headers,
+      body: await response.text(),
+    };
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new StratoError('INTERNAL', `cannot reach Strato at ${this.baseUrl}: ${(error as Error).message}`, { cause: error });
+    }
+    if (response.status === 204) return undefined as T;
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new StratoError('INTERNAL', `unexpected response from ${this.baseUrl}${path} (${response.status}): ${text.slice(0, 200)}`);
+    }
+    if (!response.ok) {
+      const error = (parsed as { error?: Partial<StratoErrorBody> }).error ?? {};
+      throw StratoError.fromBody(error);
+    }
+    return parsed as T;
+  }
+}
+
+function query(options: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) params.set(key, String(value));
+  const text = params.toString();
+  return text.length === 0 ? '' : `?${text}`;
+}

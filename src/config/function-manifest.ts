@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { FUNCTION_NAME_PATTERN } from '../core/function.js';
+import { durationMs } from './duration.js';
+
+/** Lambda's limit on the environment of a function (all keys and values together). */
+const MAX_ENV_BYTES = 4096;
+
+export const functionNameSchema = z
+  .string()
+  .regex(FUNCTION_NAME_PATTERN, 'function names are 1-64 characters of A-Z, a-z, 0-9, - and _');
+
+const envSchema = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _, not starting with a digit'), z.string())
+  .refine((env) => Object.entries(env).reduce((sum, [k, v]) => sum + k.length + v.length, 0) <= MAX_ENV_BYTES, {
+    message: `env may hold at most ${MAX_ENV_BYTES} bytes of names and values`,
+  });
+
+/** The settings of a function that a deploy or a config update may set. */
+export const functionSettingsSchema = z.strictObject({
+  memoryMb: z.number().int().min(8).max(4096).optional(),
+  /** Duration (`10s`) or milliseconds. */
+  timeout: durationMs
+    .refine((ms) => ms >= 1 && ms <= 900_000, { message: 'timeout must be between 1 ms and 15 min' })
+    .optional(),
+  env: envSchema.optional(),
+  concurrency: z.number().int().min(1).max(1000).optional(),
+  description: z.string().max(256).optional(),
+});
+
+/** `PUT /v1/functions/:name` and `POST /v1/functions`: code plus settings. */
+export const deployBodySchema = functionSettingsSchema.extend({
+  /** A self-contained CommonJS bundle (what `strato deploy` produces with esbuild). */
+  code: z.string().min(1, 'code must not be empty'),
+  /** Source map (JSON text) of the bundle, for stack traces in the user's sources. */
+  sourceMap: z.string().nullable().optional(),
+});
+
+export const createBodySchema = deployBodySchema.extend({ name: functionNameSchema });
+
+export type FunctionSettings = z.output<typeof functionSettingsSchema>;
+export type DeployBody = z.output<typeof deployBodySchema>;

@@ -1,0 +1,94 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { StratoError } from '../core/strato-error.js';
+import { byteSize, durationMs } from './duration.js';
+
+const storeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('sqlite') }),
+  z.strictObject({ kind: z.literal('postgres'), url: z.string().min(1), schema: z.string().optional() }),
+]);
+
+/** Everything the server can be configured with; every field has an embedded default. */
+export const serverConfigSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  dataDir: z.string().min(1).default('.strato'),
+  store: storeSchema.default({ kind: 'sqlite' }),
+  /** Idle instances are disposed after this. */
+  keepAlive: durationMs.default(600_000),
+  /** Isolate host processes (each runs many isolates). */
+  isolateHosts: z.coerce.number().int().min(1).max(64).default(2),
+  /** Largest request body accepted by invoke and HTTP triggers. */
+  maxPayload: byteSize.default(6 * 1024 * 1024),
+  /** Largest deploy body (bundle + source map). */
+  maxBundle: byteSize.default(64 * 1024 * 1024),
+  /** Console output kept per invocation; the rest is counted and dropped. */
+  logLimitPerInvocation: byteSize.default(256 * 1024),
+  /** How long a request waits for a free instance when its function is at its concurrency. */
+  maxQueueWait: durationMs.default(10_000),
+  /** How long shutdown waits for in-flight invocations. */
+  shutdownGrace: durationMs.default(30_000),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type ServerConfigInput = z.input<typeof serverConfigSchema>;
+export type ServerConfig = z.output<typeof serverConfigSchema>;
+
+/** Env variables the server reads (config/ is the only reader of process.env). */
+const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
+  STRATO_HOST: 'host',
+  STRATO_PORT: 'port',
+  STRATO_DATA_DIR: 'dataDir',
+  STRATO_KEEP_ALIVE: 'keepAlive',
+  STRATO_ISOLATE_HOSTS: 'isolateHosts',
+  STRATO_LOG_LEVEL: 'logLevel',
+};
+
+/**
+ * Resolves the server config: defaults < config file (`--config`, `STRATO_CONFIG`, or
+ * `./strato.config.json` when present) < `STRATO_*` env < command-line flags.
+ */
+export function loadServerConfig(
+  flags: Partial<ServerConfigInput> & { config?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): ServerConfig {
+  const { config: configPath, ...flagValues } = flags;
+  const file = configPath ?? env['STRATO_CONFIG'] ?? (existsSync(path.join(cwd, 'strato.config.json')) ? 'strato.config.json' : undefined);
+  const fromFile = file === undefined ? {} : readConfigFile(path.resolve(cwd, file));
+  const fromEnv: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(ENV_KEYS)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') fromEnv[field] = value;
+  }
+  if (env['STRATO_DATABASE_URL']) fromEnv['store'] = { kind: 'postgres', url: env['STRATO_DATABASE_URL'] };
+  const definedFlags = Object.fromEntries(Object.entries(flagValues).filter(([, value]) => value !== undefined));
+  return parseServerConfig({ ...fromFile, ...fromEnv, ...definedFlags });
+}
+
+export function parseServerConfig(input: unknown): ServerConfig {
+  const parsed = serverConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new StratoError('VALIDATION_FAILED', `invalid server config: ${z.prettifyError(parsed.error)}`, {
+      details: parsed.error.issues,
+    });
+  }
+  return parsed.data;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new StratoError('VALIDATION_FAILED', `cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+    return value as Record<string, unknown>;
+  } catch (error) {
+    throw new StratoError('VALIDATION_FAILED', `config file ${file} is not a JSON object: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import { DEFAULT_FUNCTION_CONFIG, type FunctionConfig, type FunctionRecord, type VersionRecord } from '../core/function.js';
+import type { Page, Store } from '../core/store.js';
+import { StratoError } from '../core/strato-error.js';
+import type { DeployBody, FunctionSettings } from '../config/function-manifest.js';
+
+export interface FunctionView {
+  function: FunctionRecord;
+  latest: VersionRecord;
+}
+
+export interface FunctionServiceHooks {
+  /** Called after anything about a function changed, so caches and idle instances can go. */
+  onChanged(functionName: string): void;
+}
+
+/**
+ * Control-plane operations on functions. Every change publishes a new immutable version (code and
+ * settings together) and moves `$LATEST`; nothing is ever edited in place.
+ */
+export class FunctionService {
+  constructor(
+    private readonly store: Store,
+    private readonly hooks: FunctionServiceHooks,
+  ) {}
+
+  async deploy(name: string, body: DeployBody, mode: 'create' | 'upsert'): Promise<FunctionView & { created: boolean }> {
+    const existing = mode === 'upsert' ? await this.store.getFunction(name) : undefined;
+    const base = existing === undefined ? DEFAULT_FUNCTION_CONFIG : (await this.latest(name)).config;
+    const codeSha256 = await this.putArtifact(Buffer.from(body.code, 'utf8'));
+    const sourceMapSha256 =
+      body.sourceMap === undefined || body.sourceMap === null ? null : await this.putArtifact(Buffer.from(body.sourceMap, 'utf8'));
+    const { fn, version, created } = await this.store.publishVersion({
+      functionName: name,
+      codeSha256,
+      sourceMapSha256,
+      config: mergeSettings(base, body),
+      description: body.description ?? '',
+      mode,
+    });
+    this.hooks.onChanged(name);
+    return { function: fn, latest: version, created };
+  }
+
+  /** New version with the latest code and changed settings. */
+  async updateSettings(name: string, settings: FunctionSettings): Promise<FunctionView> {
+    const latest = await this.latest(name);
+    const { fn, version } = await this.store.publishVersion({
+      functionName: name,
+      codeSha256: latest.codeSha256,
+      sourceMapSha256: latest.sourceMapSha256,
+      config: mergeSettings(latest.config, settings),
+      description: settings.description ?? latest.description,
+      mode: 'update',
+    });
+    this.hooks.onChanged(name);
+    return { function: fn, latest: version };
+  }
+
+  async get(name: string): Promise<FunctionView> {
+    const fn = await this.store.getFunction(name);
+    if (fn === undefined) throw notFound(name);
+    const latest = await this.store.getVersion(name, fn.latestVersion);
+    if (latest === undefined) throw new StratoError('INTERNAL', `function '${name}' lost its latest version`);
+    return { function: fn, latest };
+  }
+
+  list(limit: number, cursor: string | undefined): Promise<Page<FunctionRecord>> {
+    return this.store.listFunctions({ limit, cursor });
+  }
+
+  async listVersions(name: string, limit: number, cursor: string | undefined): Promise<Page<VersionRecord>> {
+    if ((await this.store.getFunction(name)) === undefined) throw notFound(name);
+    return this.store.listVersions(name, { limit, cursor });
+  }
+
+  async getVersion(name: string, version: number): Promise<VersionRecord> {
+    const record = await this.store.getVersion(name, version);
+    if (record !== undefined) return record;
+    if ((await this.store.getFunction(name)) === undefined) throw notFound(name);
+    throw new StratoError('VERSION_NOT_FOUND', `function '${name}' has no version ${version}`);
+  }
+
+  async delete(name: string): Promise<void> {
+    if (!(await this.store.deleteFunction(name))) throw notFound(name);
+    this.hooks.onChanged(name);
+  }
+
+  private async latest(name: string): Promise<VersionRecord> {
+    return (await this.get(name)).latest;
+  }
+
+  private async putArtifact(bytes: Buffer): Promise<string> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    await this.store.putArtifact(sha256, bytes);
+    return sha256;
+  }
+}
+
+function mergeSettings(base: FunctionConfig, settings: FunctionSettings): FunctionConfig {
+  return {
+    memoryMb: settings.memoryMb ?? base.memoryMb,
+    timeoutMs: settings.timeout ?? base.timeoutMs,
+    env: settings.env ?? base.env,
+    concurrency: settings.concurrency ?? base.concurrency,
+  };
+}
+
+function notFound(name: string): StratoError {
+  return new StratoError('FUNCTION_NOT_FOUND', `function '${name}' does not exist`);
+}

@@ -1,0 +1,138 @@
+/**
+ * The guest runtime: evaluated once in every new isolate, before the function's code. It installs the
+ * Web APIs, timers and console, then exposes `__strato_runtime` for the host to take references to
+ * (the host deletes the global before any user code runs).
+ */
+import type { HostBindings } from './host-bindings.js';
+import type { GuestInitConfig, GuestInitResult, GuestInvocation, GuestResult } from './protocol.js';
+import { installWebApis } from './web/install.js';
+import { captureWebGlobals } from './web-globals.js';
+import { createUtf8 } from './bytes.js';
+import { GuestTimers } from './timers.js';
+import { ConsoleCapture } from './console-capture.js';
+import { resolveHandler, runHandler, type ResolvedHandler } from './handler.js';
+import { toErrorInfo } from './errors.js';
+
+const global = globalThis as unknown as Record<string, unknown>;
+const host = global['__strato_host'] as HostBindings;
+delete global['__strato_host'];
+
+installWebApis(global, host);
+const web = captureWebGlobals(global);
+const utf8 = createUtf8(web);
+const timers = new GuestTimers(host);
+timers.install(global);
+const capture = new ConsoleCapture(256 * 1024);
+const stringify = JSON.stringify;
+const parse = JSON.parse;
+
+const define = (name: string, value: unknown) =>
+  Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
+define('console', capture.createConsole());
+define('self', globalThis);
+define('fetch', () =>
+  Promise.reject(new TypeError('fetch: outbound network is not enabled for this function (egress is denied by default)')),
+);
+
+let config: GuestInitConfig | undefined;
+let handler: ResolvedHandler | undefined;
+/** Fails the running invocation; set while one runs. An exception thrown by a timer callback lands here. */
+let failCurrent: ((error: unknown) => void) | undefined;
+
+/** Runs the module wrapper the host defined as `__strato_load` and finds its handler. */
+function load(configJson: string): string {
+  config = parse(configJson) as GuestInitConfig;
+  capture.setLimit(config.logLimitBytes);
+  const loader = global['__strato_load'];
+  delete global['__strato_load'];
+  let result: GuestInitResult;
+  try {
+    if (typeof loader !== 'function') throw new TypeError('function code did not load');
+    const module = { exports: {} as unknown };
+    const require = (specifier: unknown) => {
+      throw new Error(
+        `require('${String(specifier)}') is not available: the isolate tier runs self-contained bundles (strato deploy bundles npm dependencies)`,
+      );
+    };
+    (loader as (...args: unknown[]) => unknown).call(module.exports, module, module.exports, require);
+    handler = resolveHandler(module.exports);
+    result = { ok: true, handlerKind: handler.kind, logs: capture.take() };
+  } catch (error) {
+    result = { ok: false, error: toErrorInfo(error), logs: capture.take() };
+  }
+  return stringify(result);
+}
+
+function report(invocationId: string, result: GuestResult): void {
+  host.complete(invocationId, stringify(result));
+}
+
+/** Starts one invocation; the result arrives through `host.complete`, possibly after timers fire. */
+function invoke(invocationJson: string): void {
+  const invocation = parse(invocationJson) as GuestInvocation;
+  const id = invocation.invocationId;
+  const pending: Array<Promise<unknown>> = [];
+  let responded = false;
+  let settled = false;
+  const settle = (result: GuestResult) => {
+    if (settled) return;
+    settled = true;
+    failCurrent = undefined;
+    timers.clearAll();
+    report(id, result);
+  };
+  failCurrent = (error: unknown) =>
+    settle(responded ? { settled: true, outcome: 'late', logs: capture.take() } : failure(error));
+  const failure = (error: unknown): GuestResult => ({
+    settled: true,
+    outcome: 'error',
+    error: toErrorInfo(error),
+    logs: capture.take(),
+  });
+  if (handler === undefined || config === undefined) {
+    settle(failure(new Error('instance not loaded')));
+    return;
+  }
+  const environment = {
+    config,
+    web,
+    utf8,
+    waitUntil: (promise: unknown) => void pending.push(Promise.resolve(promise)),
+  };
+  runHandler(handler, invocation, environment).then(
+    (response) => {
+      if (settled) return;
+      if (pending.length === 0) {
+        settle({ settled: true, outcome: 'success', response, logs: capture.take() });
+        return;
+      }
+      responded = true;
+      report(id, { settled: false, outcome: 'success', response, logs: capture.take() });
+      void drain(pending).then(() => settle({ settled: true, outcome: 'late', logs: capture.take() }));
+    },
+    (error: unknown) => settle(failure(error)),
+  );
+}
+
+/** Host timer callback. A throwing timer callback fails the invocation, as an uncaught exception would. */
+function fireTimer(id: number): void {
+  try {
+    timers.fire(id);
+  } catch (error) {
+    failCurrent?.(error);
+  }
+}
+
+/** Waits for `waitUntil` work, including work registered while waiting. */
+async function drain(pending: Array<Promise<unknown>>): Promise<void> {
+  while (pending.length > 0) {
+    const batch = pending.splice(0, pending.length);
+    await Promise.allSettled(batch);
+  }
+}
+
+define('__strato_runtime', {
+  load,
+  invoke,
+  fireTimer,
+});

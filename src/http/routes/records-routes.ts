@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { functionNameSchema } from '../../config/function-manifest.js';
+import type { Store } from '../../core/store.js';
+import { StratoError } from '../../core/strato-error.js';
+import { parseWith } from '../errors.js';
+import { pageQuerySchema, timeParam } from '../query.js';
+
+const nameParams = z.strictObject({ name: functionNameSchema });
+const logQuerySchema = z.strictObject({
+  invocationId: z.string().max(64).optional(),
+  since: timeParam.optional(),
+  until: timeParam.optional(),
+  q: z.string().max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
+/** Invocation records and function logs. */
+export function registerRecordRoutes(app: FastifyInstance, store: Store): void {
+  app.get('/v1/functions/:name/invocations', async (request) => {
+    const { name } = parseWith(nameParams, request.params, 'path');
+    const { limit, cursor } = parseWith(pageQuerySchema, request.query, 'query');
+    const page = await store.listInvocations({ functionName: name, limit, cursor });
+    return { invocations: page.items, next: page.next };
+  });
+
+  app.get('/v1/invocations/:id', async (request) => {
+    const { id } = parseWith(z.strictObject({ id: z.string().max(64) }), request.params, 'path');
+    const invocation = await store.getInvocation(id);
+    if (invocation === undefined) throw new StratoError('INVOCATION_NOT_FOUND', `invocation '${id}' does not exist`);
+    const logs = await store.listLogs({ functionName: invocation.functionName, invocationId: id, limit: 10_000 });
+    return { invocation, logs };
+  });
+
+  app.get('/v1/functions/:name/logs', async (request) => {
+    const { name } = parseWith(nameParams, request.params, 'path');
+    const query = parseWith(logQuerySchema, request.query, 'query');
+    const logs = await store.listLogs({
+      functionName: name,
+      invocationId: query.invocationId,
+      since: query.since,
+      until: query.until,
+      text: query.q,
+      limit: query.limit,
+    });
+    return { logs };
+  });
+}

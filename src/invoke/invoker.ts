@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { VersionRecord } from '../core/function.js';
+import type { InvocationRecord, InvocationTrigger, LogLine } from '../core/invocation.js';
+import type { InstanceSpec, InvokePayload, InvokeResult } from '../core/sandbox.js';
+import type { Store } from '../core/store.js';
+import { StratoError } from '../core/strato-error.js';
+import type { Scheduler } from '../scheduler/instance-pool.js';
+import type { InvocationRecorder } from '../observe/invocation-recorder.js';
+import type { VersionResolver } from './version-resolver.js';
+import type { StackMapper } from './stack-mapper.js';
+
+export interface InvokeInput {
+  functionName: string;
+  /** `$LATEST` (default) or a version number. */
+  qualifier: string | undefined;
+  payload: InvokePayload;
+  trigger: InvocationTrigger;
+}
+
+/** What the caller gets back: as soon as the response is ready (recording happens when it settles). */
+export interface InvocationResponse {
+  invocationId: string;
+  version: VersionRecord;
+  cold: boolean;
+  result: InvokeResult;
+}
+
+export interface InvokerDependencies {
+  store: Store;
+  scheduler: Scheduler;
+  resolver: VersionResolver;
+  recorder: InvocationRecorder;
+  stackMapper: StackMapper;
+  logger: Logger;
+}
+
+/**
+ * The invoke path: resolve the version, lease an instance, run, release, record. Every invocation is
+ * recorded with its logs, whatever its outcome.
+ */
+export class Invoker {
+  private accepting = true;
+
+  constructor(private readonly deps: InvokerDependencies) {}
+
+  /** Refuses new invocations (graceful shutdown); in-flight ones finish. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  async invoke(input: InvokeInput): Promise<InvocationResponse> {
+    if (!this.accepting) throw new StratoError('SHUTTING_DOWN', 'the server is shutting down');
+    const version = await this.deps.resolver.resolve(input.functionName, input.qualifier);
+    const spec: InstanceSpec = {
+      functionName: version.functionName,
+      version: version.version,
+      codeSha256: version.codeSha256,
+      loadCode: () => this.loadCode(version.codeSha256),
+      config: version.config,
+    };
+    const lease = await this.deps.scheduler.acquire(spec);
+    const invocationId = randomUUID();
+    const startedAt = new Date();
+    const request = { invocationId, payload: input.payload, deadline: startedAt.getTime() + version.config.timeoutMs };
+    return new Promise<InvocationResponse>((resolve, reject) => {
+      let responded = false;
+      const respond = (result: InvokeResult) => {
+        responded = true;
+        resolve({ invocationId, version, cold: lease.cold, result });
+      };
+      lease.instance
+        .invoke(request, { onResponse: respond })
+        .then(async (settled) => {
+          lease.release();
+          const result = await this.mapStack(settled, version);
+          if (!responded) respond(result);
+          this.record(invocationId, input.trigger, version, startedAt, lease.cold, result);
+        })
+        .catch((error: unknown) => {
+          lease.release();
+          this.deps.logger.error({ err: error, invocationId, functionName: version.functionName }, 'invoke failed');
+          if (!responded) reject(error instanceof StratoError ? error : new StratoError('INTERNAL', 'the invocation failed', { cause: error }));
+        });
+    });
+  }
+
+  private async loadCode(sha256: string): Promise<string> {
+    const bytes = await this.deps.store.getArtifact(sha256);
+    if (bytes === undefined) throw new StratoError('ARTIFACT_NOT_FOUND', `artifact ${sha256} is missing from the store`);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  }
+
+  private async mapStack(result: InvokeResult, version: VersionRecord): Promise<InvokeResult> {
+    if (result.outcome !== 'error' || result.error.stack === undefined) return result;
+    try {
+      const stack = await this.deps.stackMapper.map(result.error.stack, version.sourceMapSha256);
+      return { ...result, error: { ...result.error, stack } };
+    } catch {
+      return result;
+    }
+  }
+
+  private record(
+    invocationId: string,
+    trigger: InvocationTrigger,
+    version: VersionRecord,
+    startedAt: Date,
+    cold: boolean,
+    result: InvokeResult,
+  ): void {
+    const record: InvocationRecord = {
+      id: invocationId,
+      functionName: version.functionName,
+      version: version.version,
+      trigger,
+      startedAt: startedAt.toISOString(),
+      durationMs: result.durationMs,
+      initDurationMs: result.initDurationMs,
+      cold,
+      outcome: result.outcome,
+      error: result.outcome === 'success' ? null : result.error,
+      memoryMb: version.config.memoryMb,
+      billedMs: Math.max(1, Math.ceil(result.durationMs)),
+      logBytes: result.logBytes,
+      logTruncated: result.logTruncated,
+    };
+    const logs: LogLine[] = result.logs.map((line, seq) => ({
+      invocationId,
+      functionName: version.functionName,
+      seq,
+      ts: line.ts,
+      level: line.level,
+      message: line.message,
+    }));
+    this.deps.recorder.add(record, logs);
+  }
+}

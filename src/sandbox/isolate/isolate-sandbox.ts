@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { FunctionErrorInfo } from '../../core/invocation.js';
+import type {
+  InstanceSpec,
+  InvokeOptions,
+  InvokeRequest,
+  InvokeResult,
+  Sandbox,
+  SandboxInstance,
+} from '../../core/sandbox.js';
+import type { HostToGateway } from './host-protocol.js';
+import { IsolateHostProcess, type HostExit } from './isolate-host-process.js';
+import { bundleGuestRuntime } from './guest-runtime-bundle.js';
+
+export interface IsolateSandboxOptions {
+  /** Isolate host processes to spread functions over. @default 2 */
+  hosts: number;
+  /** Console output kept per invocation. */
+  logLimitBytes: number;
+  logger: Logger;
+}
+
+interface PendingInvocation {
+  instance: IsolateInstanceHandle;
+  options: InvokeOptions | undefined;
+  response: InvokeResult | undefined;
+  resolve: (result: InvokeResult) => void;
+}
+
+/**
+ * The isolate tier: V8 isolates (isolated-vm) inside a few host processes that this gateway supervises.
+ * A function's instances go to one host (chosen by name), so its compiled code is cached once there.
+ */
+export class IsolateSandbox implements Sandbox {
+  readonly tier = 'isolate' as const;
+  private readonly instances = new Map<string, IsolateInstanceHandle>();
+  private readonly pending = new Map<string, PendingInvocation>();
+  /** Per host: code hash → instances using it, so code is sent once and forgotten when unused. */
+  private readonly codeUse: Array<Map<string, number>> = [];
+
+  private constructor(
+    private readonly hosts: IsolateHostProcess[],
+    private readonly options: IsolateSandboxOptions,
+  ) {}
+
+  static async create(options: IsolateSandboxOptions): Promise<IsolateSandbox> {
+    const runtimeSource = await bundleGuestRuntime();
+    const hosts: IsolateHostProcess[] = [];
+    const sandbox = new IsolateSandbox(hosts, options);
+    for (let index = 0; index < options.hosts; index++) {
+      sandbox.codeUse.push(new Map());
+      hosts.push(
+        new IsolateHostProcess(
+          index,
+          runtimeSource,
+          {
+            onMessage: (message) => sandbox.onHostMessage(message),
+            onExit: (exit) => sandbox.onHostExit(index, exit),
+          },
+          options.logger,
+        ),
+      );
+    }
+    await Promise.all(hosts.map((host) => host.ready()));
+    return sandbox;
+  }
+
+  /** Process ids of the host processes (for tests and `strato ps`). */
+  hostPids(): Array<number | undefined> {
+    return this.hosts.map((host) => host.pid);
+  }
+
+  startInstance(spec: InstanceSpec): SandboxInstance {
+    const hostIndex = hashName(spec.functionName) % this.hosts.length;
+    const instance = new IsolateInstanceHandle(randomUUID(), hostIndex, spec, this);
+    this.instances.set(instance.id, instance);
+    instance.started = this.sendStart(instance);
+    return instance;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.hosts.map((host) => host.stop()));
+    for (const pending of this.pending.values()) pending.resolve(crashResult('the sandbox was closed'));
+    this.pending.clear();
+  }
+
+  /** @internal used by instance handles */
+  async invokeOn(instance: IsolateInstanceHandle, request: InvokeRequest, options?: InvokeOptions): Promise<InvokeResult> {
+    try {
+      await instance.started;
+    } catch (error) {
+      instance.markDead();
+      return crashResult(`the instance could not start: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (instance.dead) return crashResult('the instance is gone');
+    return new Promise<InvokeResult>((resolve) => {
+      this.pending.set(request.invocationId, { instance, options, response: undefined, resolve });
+      try {
+        this.hosts[instance.hostIndex]!.send({ t: 'invoke', instanceId: instance.id, request });
+      } catch (error) {
+        this.pending.delete(request.invocationId);
+        instance.markDead();
+        resolve(crashResult(error instanceof Error ? error.message : String(error)));
+      }
+    });
+  }
+
+  /** @internal used by instance handles */
+  disposeOn(instance: IsolateInstanceHandle): void {
+    if (!this.instances.delete(instance.id)) return;
+    const host = this.hosts[instance.hostIndex]!;
+    void instance.started
+      .then(() => {
+        host.send({ t: 'dispose', instanceId: instance.id });
+        const uses = this.codeUse[instance.hostIndex]!;
+        const count = (uses.get(instance.spec.codeSha256) ?? 1) - 1;
+        if (count > 0) {
+          uses.set(instance.spec.codeSha256, count);
+          return;
+        }
+        uses.delete(instance.spec.codeSha256);
+        host.send({ t: 'forget-code', codeSha256: instance.spec.codeSha256 });
+      })
+      .catch(() => undefined);
+  }
+
+  private async sendStart(instance: IsolateInstanceHandle): Promise<void> {
+    const host = this.hosts[instance.hostIndex]!;
+    await host.ready();
+    const { spec } = instance;
+    const uses = this.codeUse[instance.hostIndex]!;
+    const count = uses.get(spec.codeSha256) ?? 0;
+    const code = count === 0 ? await spec.loadCode() : null;
+    uses.set(spec.codeSha256, (uses.get(spec.codeSha256) ?? 0) + 1);
+    host.send({
+      t: 'start',
+      instanceId: instance.id,
+      codeSha256: spec.codeSha256,
+      code,
+      functionName: spec.functionName,
+      version: spec.version,
+      memoryMb: spec.config.memoryMb,
+      timeoutMs: spec.config.timeoutMs,
+      env: spec.config.env,
+      logLimitBytes: this.options.logLimitBytes,
+    });
+  }
+
+  private onHostMessage(message: HostToGateway): void {
+    switch (message.t) {
+      case 'ready':
+        return;
+      case 'result': {
+        const pending = this.pending.get(message.invocationId);
+        if (pending === undefined) return;
+        if (message.instanceDead) pending.instance.markDead();
+        if (message.settled) {
+          this.pending.delete(message.invocationId);
+          pending.resolve(message.result);
+          return;
+        }
+        pending.response = message.result;
+        pending.options?.onResponse?.(message.result);
+        return;
+      }
+      case 'settled': {
+        const pending = this.pending.get(message.invocationId);
+        if (pending === undefined) return;
+        this.pending.delete(message.invocationId);
+        if (message.instanceDead) pending.instance.markDead();
+        const response = pending.response;
+        if (response === undefined) return;
+        pending.resolve({
+          ...response,
+          logs: [...response.logs, ...message.logs.lines],
+          logBytes: response.logBytes + message.logs.bytes,
+          logTruncated: response.logTruncated || message.logs.truncated,
+          durationMs: message.durationMs,
+        });
+        return;
+      }
+      case 'instance-dead':
+        this.instances.get(message.instanceId)?.markDead();
+        return;
+      default: {
+        const unknownMessage: never = message;
+        throw new Error(`unknown host message ${JSON.stringify(unknownMessage)}`);
+      }
+    }
+  }
+
+  /**
+   * A host died: every instance on it is gone. In-flight invocations fail; when V8 aborted on a heap
+   * out-of-memory and exactly one invocation was running there, that one caused it and gets
+   * `out_of_memory`. The host is restarted at once so other functions keep serving.
+   */
+  private onHostExit(hostIndex: number, exit: HostExit): void {
+    this.codeUse[hostIndex]!.clear();
+    for (const instance of this.instances.values()) {
+      if (instance.hostIndex === hostIndex) instance.markDead();
+    }
+    const inFlight = [...this.pending.entries()].filter(([, pending]) => pending.instance.hostIndex === hostIndex);
+    for (const [invocationId, pending] of inFlight) {
+      this.pending.delete(invocationId);
+      const culprit = exit.heapOutOfMemory && inFlight.length === 1;
+      pending.resolve(
+        culprit
+          ? failureResult('out_of_memory', {
+              type: 'OutOfMemory',
+              message: 'the function exceeded the memory its sandbox can give (one allocation too large)',
+              stack: undefined,
+            })
+          : crashResult(
+              exit.heapOutOfMemory
+                ? `the sandbox host ran out of memory while ${inFlight.length} invocations ran on it`
+                : `the sandbox host exited (code ${String(exit.code)}, signal ${String(exit.signal)})`,
+            ),
+      );
+    }
+    this.hosts[hostIndex]!.ready().catch((error: unknown) =>
+      this.options.logger.error({ err: error, host: hostIndex }, 'isolate host restart failed'),
+    );
+  }
+}
+
+/** The gateway's handle of an instance that lives in a host process. */
+class IsolateInstanceHandle implements SandboxInstance {
+  readonly tier = 'isolate' as const;
+  started: Promise<void> = Promise.resolve();
+  private isDead = false;
+
+  constructor(
+    readonly id: string,
+    readonly hostIndex: number,
+    readonly spec: InstanceSpec,
+    private readonly sandbox: IsolateSandbox,
+  ) {}
+
+  get dead(): boolean {
+    return this.isDead;
+  }
+
+  markDead(): void {
+    this.isDead = true;
+  }
+
+  invoke(request: InvokeRequest, options?: InvokeOptions): Promise<InvokeResult> {
+    return this.sandbox.invokeOn(this, request, options);
+  }
+
+  dispose(): Promise<void> {
+    this.isDead = true;
+    this.sandbox.disposeOn(this);
+    return Promise.resolve();
+  }
+}
+
+function failureResult(outcome: 'out_of_memory' | 'crashed', error: FunctionErrorInfo): InvokeResult {
+  return { outcome, error, logs: [], logBytes: 0, logTruncated: false, durationMs: 0, initDurationMs: 0 };
+}
+
+function crashResult(message: string): InvokeResult {
+  return failureResult('crashed', { type: 'SandboxCrashed', message, stack: undefined });
+}
+
+/** FNV-1a: a stable, cheap spread of function names over hosts. */
+function hashName(name: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    hash ^= name.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}

@@ -1,0 +1,100 @@
+/**
+ * Composition root: config → store → sandbox → scheduler → invoker → http. The only place (besides
+ * test helpers) where concrete backends are chosen and wired together.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { ServerConfig } from './config/server-config.js';
+import type { Store } from './core/store.js';
+import { FunctionService } from './control/function-service.js';
+import { buildApp } from './http/app.js';
+import { Invoker } from './invoke/invoker.js';
+import { StackMapper } from './invoke/stack-mapper.js';
+import { VersionResolver } from './invoke/version-resolver.js';
+import { InvocationRecorder } from './observe/invocation-recorder.js';
+import { createLogger } from './observe/logger.js';
+import { IsolateSandbox } from './sandbox/isolate/isolate-sandbox.js';
+import { Scheduler } from './scheduler/instance-pool.js';
+import { openPostgresStore, openSqliteStore } from './store/index.js';
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  port: number;
+  store: Store;
+  scheduler: Scheduler;
+  sandbox: IsolateSandbox;
+  logger: Logger;
+  /** Graceful: stops accepting, finishes in-flight invocations (up to the grace period), flushes records. */
+  close(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const store = await openStore(config);
+  const sandbox = await IsolateSandbox.create({ hosts: config.isolateHosts, logLimitBytes: config.logLimitPerInvocation, logger });
+  const scheduler = new Scheduler(sandbox, {
+    keepAliveMs: config.keepAlive,
+    maxQueueWaitMs: config.maxQueueWait,
+    maxQueuedPerFunction: 1000,
+  });
+  const resolver = new VersionResolver(store);
+  const recorder = new InvocationRecorder(store, logger);
+  const invoker = new Invoker({ store, scheduler, resolver, recorder, stackMapper: new StackMapper(store), logger });
+  const functions = new FunctionService(store, {
+    onChanged: (name) => {
+      resolver.invalidate(name);
+      scheduler.evictIdle(name);
+    },
+  });
+  const app = await buildApp({
+    store,
+    functions,
+    invoker,
+    scheduler,
+    logger,
+    maxPayloadBytes: config.maxPayload,
+    maxBundleBytes: config.maxBundle,
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      invoker.stopAccepting();
+      // Keep-alive connections that finish their last request while we close would otherwise hold the
+      // server open until their idle timeout: close them as they become idle.
+      const idleCloser = setInterval(() => app.server.closeIdleConnections(), 25);
+      await app.close().finally(() => clearInterval(idleCloser));
+      const drained = await Promise.race([
+        scheduler.drain().then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), config.shutdownGrace).unref()),
+      ]);
+      if (!drained) logger.warn({ busy: scheduler.busyCount() }, 'shutdown grace period over; stopping busy instances');
+      scheduler.close();
+      await recorder.close();
+      await sandbox.close();
+      await store.close();
+    })();
+    return closing;
+  };
+  return { url: `http://${host}:${port}`, port, store, scheduler, sandbox, logger, close };
+}
+
+async function openStore(config: ServerConfig): Promise<Store> {
+  switch (config.store.kind) {
+    case 'sqlite': {
+      mkdirSync(config.dataDir, { recursive: true });
+      return openSqliteStore({ file: path.join(config.dataDir, 'strato.db') });
+    }
+    case 'postgres':
+      return openPostgresStore({ connectionString: config.store.url, schema: config.store.schema });
+    default: {
+      const unknownStore: never = config.store;
+      throw new Error(`unknown store ${JSON.stringify(unknownStore)}`);
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { uniqueName } from './helpers/server.js';
+
+const run = promisify(execFile);
+const BIN = path.resolve('bin/strato.js');
+let server: ChildProcess;
+let url: string;
+let dataDir: string;
+
+/** The built CLI (`npm test` builds first), as a user runs it. */
+async function strato(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [BIN, ...args, '--url', url], { env: { ...process.env, STRATO_URL: '' } });
+}
+
+beforeAll(async () => {
+  if (!existsSync('dist/cli/main.js')) throw new Error('dist/ is missing: run `npm run build` (npm test does) before this test');
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'strato-cli-'));
+  server = spawn(process.execPath, [BIN, 'server', '--port', '0', '--data-dir', dataDir], {
+    env: { ...process.env, STRATO_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  url = await new Promise<string>((resolve, reject) => {
+    let output = '';
+    server.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) resolve(match[1]!);
+    });
+    server.once('exit', (code) => reject(new Error(`server exited with ${String(code)}: ${output}`)));
+  });
+});
+
+afterAll(async () => {
+  if (server.exitCode === null) {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the strato CLI against a real server', () => {
+  it('deploys the npm-using example, invokes it, and shows its logs, versions and invocations', async () => {
+    const name = uniqueName('cli-greeting');
+    const deployed = await strato('deploy', 'examples/greeting', '--name', name, '--memory', '64', '--timeout', '5s', '--env', 'A=1');
+    expect(deployed.stdout).toMatch(new RegExp(`deployed ${name} version 1`));
+
+    const invoked = await strato('invoke', name, '--data', '{"name":"Ada"}');
+    expect(JSON.parse(invoked.stdout)).toMatchObject({ text: 'Hello Ada!', functionName: name });
+    expect(invoked.stderr).toMatch(/200, version 1, cold/);
+
+    const asJson = JSON.parse((await strato('invoke', name, '--data', '{"name":"Bo"}', '--json')).stdout) as Record<string, unknown>;
+    expect(asJson).toMatchObject({ status: 200, cold: false, body: { text: 'Hello Bo!' } });
+
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await strato('logs', name)).stdout).toMatch(/INFO +rendered greeting for Ada/);
+    expect((await strato('versions', name)).stdout).toMatch(/VERSION/);
+    const invocations = JSON.parse((await strato('invocations', name, '--json')).stdout) as unknown[];
+    expect(invocations).toHaveLength(2);
+    expect((await strato('ps', name)).stdout).toMatch(/idle/);
+    expect((await strato('list')).stdout).toContain(name);
+  });
+
+  it('exits non-zero with the error code on failures', async () => {
+    await expect(strato('invoke', uniqueName('nope'))).rejects.toMatchObject({ code: 1 });
+    await expect(strato('get', uniqueName('nope'))).rejects.toMatchObject({ stderr: expect.stringContaining('FUNCTION_NOT_FOUND') });
+  });
+
+  it('stops gracefully on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});

@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { bundleFunction } from '../../src/build/bundle-function.js';
+import { StratoClient, type DeployRequest, type FunctionResponse } from '../../src/client/strato-client.js';
+import { parseServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export interface TestServer extends RunningServer {
+  client: StratoClient;
+  dataDir: string;
+  /** Stops the server and removes its data dir. */
+  stop(): Promise<void>;
+}
+
+/** A real server on port 0 with its own temp data dir and SQLite file. */
+export async function startTestServer(overrides: Partial<ServerConfigInput> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strato-test-'));
+  const config = parseServerConfig({ port: 0, dataDir, isolateHosts: 1, logLevel: 'silent', ...overrides });
+  const server = await startServer(config, pino({ level: 'silent' }));
+  return {
+    ...server,
+    client: new StratoClient(server.url),
+    dataDir,
+    stop: async () => {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes `files` into a fresh temp dir (paths relative to it) and returns the dir. */
+export function writeFunctionDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'strato-fn-'));
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), content);
+  }
+  return dir;
+}
+
+/** Bundles `source` (as `index.ts`, or the given files) like `strato deploy` does, and deploys it. */
+export async function deploySource(
+  client: StratoClient,
+  name: string,
+  source: string | Record<string, string>,
+  settings: Omit<DeployRequest, 'code' | 'sourceMap'> = {},
+): Promise<FunctionResponse> {
+  const dir = writeFunctionDir(typeof source === 'string' ? { 'index.ts': source } : source);
+  try {
+    const bundle = await bundleFunction(dir);
+    return await client.deploy(name, { code: bundle.code, sourceMap: bundle.sourceMap, ...settings });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Invokes and parses the JSON body. */
+export async function invokeJson(
+  client: StratoClient,
+  name: string,
+  event: unknown = {},
+  options: { version?: string } = {},
+): Promise<{ status: number; body: unknown; cold: boolean; version: number | null; invocationId: string | null }> {
+  const response = await client.invoke(name, JSON.stringify(event), options);
+  let body: unknown = response.body;
+  try {
+    body = JSON.parse(response.body);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body, cold: response.cold, version: response.version, invocationId: response.invocationId };
+}
+
+let counter = 0;
+/** A function name unique to this test process. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${++counter}`;
+}
