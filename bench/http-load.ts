@@ -20,7 +20,9 @@ export async function loadTest(options: {
   const result = await autocannon({
     url: options.url,
     method: options.method ?? 'GET',
-    ...(options.body === undefined ? {} : { body: options.body, headers: { 'content-type': 'application/json' } }),
+    ...(options.body === undefined
+      ? {}
+      : { body: options.body, headers: { 'content-type': 'application/json' } }),
     connections: options.connections,
     duration: options.seconds,
     pipelining: 1,
@@ -37,21 +39,34 @@ export async function loadTest(options: {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 /** One request over a keep-alive connection; resolves with the status and the body. */
-export function request(url: string, method: 'GET' | 'POST' = 'GET', body?: string): Promise<{ status: number; body: string }> {
+export function request(
+  url: string,
+  method: 'GET' | 'POST' = 'GET',
+  body?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = http.request(
+      url,
+      { method, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** Sequential request latencies (one connection, precise to the microsecond), in ms. */
-export async function sequentialLatencies(url: string, count: number, method: 'GET' | 'POST' = 'GET', body?: string): Promise<number[]> {
+export async function sequentialLatencies(
+  url: string,
+  count: number,
+  method: 'GET' | 'POST' = 'GET',
+  body?: string,
+): Promise<number[]> {
   const latencies: number[] = [];
   for (let i = 0; i < count; i++) {
     const startedAt = process.hrtime.bigint();

@@ -7,6 +7,7 @@ const server = http.createServer((_req, res) => {
 });
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
-  if (typeof address === 'object' && address !== null) process.stdout.write(`listening on http://127.0.0.1:${address.port}\n`);
+  if (typeof address === 'object' && address !== null)
+    process.stdout.write(`listening on http://127.0.0.1:${address.port}\n`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -16,16 +16,24 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const COLD_SAMPLES = Number(process.env['BENCH_COLD_SAMPLES'] ?? 100);
 const LATENCY_SAMPLES = 3000;
 
-function startProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+function startProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   return new Promise((resolve, reject) => {
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listening on (http:\/\/\S+)/.exec(output);
       if (match) resolve({ child, url: match[1]! });
     });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${String(code)}: ${output}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${args.join(' ')} exited with ${String(code)}: ${output}`)),
+    );
   });
 }
 
@@ -42,7 +50,8 @@ function row(what: string, reqs: string, p50: string, p99: string, note = ''): v
   rows.push([what, reqs, p50, p99, note]);
 }
 function loadRow(what: string, result: LoadResult, baseline?: LoadResult): void {
-  const ratio = baseline === undefined ? '' : `${fmt(result.requestsPerSecond / baseline.requestsPerSecond)}x raw node`;
+  const ratio =
+    baseline === undefined ? '' : `${fmt(result.requestsPerSecond / baseline.requestsPerSecond)}x raw node`;
   const errors = result.errors + result.non2xx > 0 ? ` errors=${result.errors} non2xx=${result.non2xx}` : '';
   row(what, fmt(result.requestsPerSecond, 0), fmt(result.p50Ms), fmt(result.p99Ms), ratio + errors);
 }
@@ -50,7 +59,9 @@ function loadRow(what: string, result: LoadResult, baseline?: LoadResult): void 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strato-bench-'));
   const raw = await startProcess(['--import', 'tsx', 'bench/raw-node-server.ts']);
-  const strato = await startProcess(['bin/strato.js', 'server', '--port', '0', '--data-dir', dataDir], { STRATO_LOG_LEVEL: 'warn' });
+  const strato = await startProcess(['bin/strato.js', 'server', '--port', '0', '--data-dir', dataDir], {
+    STRATO_LOG_LEVEL: 'warn',
+  });
   try {
     const client = new StratoClient(strato.url);
     const hello = await bundleFunction('examples/hello.ts');
@@ -64,7 +75,13 @@ async function main(): Promise<void> {
     const rawLatencies = await sequentialLatencies(raw.url, LATENCY_SAMPLES);
     const invokeLatencies = await sequentialLatencies(invokeUrl, LATENCY_SAMPLES, 'POST', body);
     const rawP50 = percentile(rawLatencies, 50);
-    row('raw node:http "ok", 1 conn, sequential', '', fmt(rawP50, 3), fmt(percentile(rawLatencies, 99), 3), 'baseline');
+    row(
+      'raw node:http "ok", 1 conn, sequential',
+      '',
+      fmt(rawP50, 3),
+      fmt(percentile(rawLatencies, 99), 3),
+      'baseline',
+    );
     row(
       'strato warm invoke, 1 conn, sequential',
       '',
@@ -75,8 +92,20 @@ async function main(): Promise<void> {
 
     const raw1 = await loadTest({ url: raw.url, connections: 1, seconds: SECONDS });
     const raw50 = await loadTest({ url: raw.url, connections: 50, seconds: SECONDS });
-    const invoke1 = await loadTest({ url: invokeUrl, method: 'POST', body, connections: 1, seconds: SECONDS });
-    const invoke50 = await loadTest({ url: invokeUrl, method: 'POST', body, connections: 50, seconds: SECONDS });
+    const invoke1 = await loadTest({
+      url: invokeUrl,
+      method: 'POST',
+      body,
+      connections: 1,
+      seconds: SECONDS,
+    });
+    const invoke50 = await loadTest({
+      url: invokeUrl,
+      method: 'POST',
+      body,
+      connections: 50,
+      seconds: SECONDS,
+    });
     const trigger50 = await loadTest({ url: `${strato.url}/fn/hello`, connections: 50, seconds: SECONDS });
     loadRow('raw node:http "ok", 1 conn', raw1);
     loadRow('raw node:http "ok", 50 conn', raw50);
@@ -97,8 +126,18 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const { invocations } = await client.listInvocations('cold', { limit: COLD_SAMPLES });
     for (const invocation of invocations) if (invocation.cold) initDurations.push(invocation.initDurationMs);
-    row(`strato cold start (new version), end to end, n=${COLD_SAMPLES}`, '', fmt(percentile(coldLatencies, 50)), fmt(percentile(coldLatencies, 99)));
-    row('  of which isolate create + module load (server-side)', '', fmt(percentile(initDurations, 50)), fmt(percentile(initDurations, 99)));
+    row(
+      `strato cold start (new version), end to end, n=${COLD_SAMPLES}`,
+      '',
+      fmt(percentile(coldLatencies, 50)),
+      fmt(percentile(coldLatencies, 99)),
+    );
+    row(
+      '  of which isolate create + module load (server-side)',
+      '',
+      fmt(percentile(initDurations, 50)),
+      fmt(percentile(initDurations, 99)),
+    );
   } finally {
     await stopProcess(strato.child);
     await stopProcess(raw.child);

@@ -30,9 +30,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  logger: Logger = createLogger(config.logLevel),
+): Promise<RunningServer> {
   const store = await openStore(config);
-  const sandbox = await IsolateSandbox.create({ hosts: config.isolateHosts, logLimitBytes: config.logLimitPerInvocation, logger });
+  const sandbox = await IsolateSandbox.create({
+    hosts: config.isolateHosts,
+    logLimitBytes: config.logLimitPerInvocation,
+    logger,
+  });
   const scheduler = new Scheduler(sandbox, {
     keepAliveMs: config.keepAlive,
     maxQueueWaitMs: config.maxQueueWait,
@@ -40,7 +47,14 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   });
   const resolver = new VersionResolver(store);
   const recorder = new InvocationRecorder(store, logger);
-  const invoker = new Invoker({ store, scheduler, resolver, recorder, stackMapper: new StackMapper(store), logger });
+  const invoker = new Invoker({
+    store,
+    scheduler,
+    resolver,
+    recorder,
+    stackMapper: new StackMapper(store),
+    logger,
+  });
   const functions = new FunctionService(store, {
     onChanged: (name) => {
       resolver.invalidate(name);
@@ -73,7 +87,8 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
         scheduler.drain().then(() => true),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(false), config.shutdownGrace).unref()),
       ]);
-      if (!drained) logger.warn({ busy: scheduler.busyCount() }, 'shutdown grace period over; stopping busy instances');
+      if (!drained)
+        logger.warn({ busy: scheduler.busyCount() }, 'shutdown grace period over; stopping busy instances');
       scheduler.close();
       await recorder.close();
       await sandbox.close();

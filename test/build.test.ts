@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { bundleFunction } from '../src/build/bundle-function.js';
-import { deploySource, invokeJson, startTestServer, uniqueName, writeFunctionDir, type TestServer } from './helpers/server.js';
+import {
+  deploySource,
+  invokeJson,
+  startTestServer,
+  uniqueName,
+  writeFunctionDir,
+  type TestServer,
+} from './helpers/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -17,12 +24,24 @@ describe('bundling functions with their npm dependencies', () => {
     await deploySource(server.client, name, {
       'package.json': JSON.stringify({ name: 'fn', main: 'src/main.ts' }),
       'src/main.ts': `import { shout } from 'shouty'; import pad = require('padder'); export const handler = async (e: { w: string }) => pad(shout(e.w), 8);`,
-      'node_modules/shouty/package.json': JSON.stringify({ name: 'shouty', version: '1.0.0', type: 'module', exports: { '.': { import: './index.js' } } }),
+      'node_modules/shouty/package.json': JSON.stringify({
+        name: 'shouty',
+        version: '1.0.0',
+        type: 'module',
+        exports: { '.': { import: './index.js' } },
+      }),
       'node_modules/shouty/index.js': `export const shout = (s) => s.toUpperCase() + '!';`,
-      'node_modules/padder/package.json': JSON.stringify({ name: 'padder', version: '1.0.0', main: 'lib.js' }),
+      'node_modules/padder/package.json': JSON.stringify({
+        name: 'padder',
+        version: '1.0.0',
+        main: 'lib.js',
+      }),
       'node_modules/padder/lib.js': `module.exports = (s, n) => s.padStart(n, '*');`,
     });
-    expect(await invokeJson(server.client, name, { w: 'hey' })).toMatchObject({ status: 200, body: '****HEY!' });
+    expect(await invokeJson(server.client, name, { w: 'hey' })).toMatchObject({
+      status: 200,
+      body: '****HEY!',
+    });
   });
 
   it('bundles the greeting example with mustache from npm', async () => {
@@ -38,10 +57,18 @@ describe('bundling functions with their npm dependencies', () => {
 
   it('reports syntax errors and missing modules as BUILD_FAILED with the location', async () => {
     const broken = writeFunctionDir({ 'index.ts': 'export default async () => {' });
-    const missing = writeFunctionDir({ 'index.ts': "import x from 'not-installed-anywhere'; export default x;" });
+    const missing = writeFunctionDir({
+      'index.ts': "import x from 'not-installed-anywhere'; export default x;",
+    });
     try {
-      await expect(bundleFunction(broken)).rejects.toMatchObject({ code: 'BUILD_FAILED', message: expect.stringMatching(/index\.ts:1:\d+/) });
-      await expect(bundleFunction(missing)).rejects.toMatchObject({ code: 'BUILD_FAILED', message: expect.stringContaining('not-installed-anywhere') });
+      await expect(bundleFunction(broken)).rejects.toMatchObject({
+        code: 'BUILD_FAILED',
+        message: expect.stringMatching(/index\.ts:1:\d+/),
+      });
+      await expect(bundleFunction(missing)).rejects.toMatchObject({
+        code: 'BUILD_FAILED',
+        message: expect.stringContaining('not-installed-anywhere'),
+      });
       await expect(bundleFunction('/nonexistent/fn.ts')).rejects.toMatchObject({ code: 'BUILD_FAILED' });
     } finally {
       rmSync(broken, { recursive: true, force: true });

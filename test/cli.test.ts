@@ -18,7 +18,8 @@ async function strato(...args: string[]): Promise<{ stdout: string; stderr: stri
 }
 
 beforeAll(async () => {
-  if (!existsSync('dist/cli/main.js')) throw new Error('dist/ is missing: run `npm run build` (npm test does) before this test');
+  if (!existsSync('dist/cli/main.js'))
+    throw new Error('dist/ is missing: run `npm run build` (npm test does) before this test');
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'strato-cli-'));
   server = spawn(process.execPath, [BIN, 'server', '--port', '0', '--data-dir', dataDir], {
     env: { ...process.env, STRATO_LOG_LEVEL: 'warn' },
@@ -47,14 +48,27 @@ afterAll(async () => {
 describe('the strato CLI against a real server', () => {
   it('deploys the npm-using example, invokes it, and shows its logs, versions and invocations', async () => {
     const name = uniqueName('cli-greeting');
-    const deployed = await strato('deploy', 'examples/greeting', '--name', name, '--memory', '64', '--timeout', '5s', '--env', 'A=1');
+    const deployed = await strato(
+      'deploy',
+      'examples/greeting',
+      '--name',
+      name,
+      '--memory',
+      '64',
+      '--timeout',
+      '5s',
+      '--env',
+      'A=1',
+    );
     expect(deployed.stdout).toMatch(new RegExp(`deployed ${name} version 1`));
 
     const invoked = await strato('invoke', name, '--data', '{"name":"Ada"}');
     expect(JSON.parse(invoked.stdout)).toMatchObject({ text: 'Hello Ada!', functionName: name });
     expect(invoked.stderr).toMatch(/200, version 1, cold/);
 
-    const asJson = JSON.parse((await strato('invoke', name, '--data', '{"name":"Bo"}', '--json')).stdout) as Record<string, unknown>;
+    const asJson = JSON.parse(
+      (await strato('invoke', name, '--data', '{"name":"Bo"}', '--json')).stdout,
+    ) as Record<string, unknown>;
     expect(asJson).toMatchObject({ status: 200, cold: false, body: { text: 'Hello Bo!' } });
 
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -68,7 +82,9 @@ describe('the strato CLI against a real server', () => {
 
   it('exits non-zero with the error code on failures', async () => {
     await expect(strato('invoke', uniqueName('nope'))).rejects.toMatchObject({ code: 1 });
-    await expect(strato('get', uniqueName('nope'))).rejects.toMatchObject({ stderr: expect.stringContaining('FUNCTION_NOT_FOUND') });
+    await expect(strato('get', uniqueName('nope'))).rejects.toMatchObject({
+      stderr: expect.stringContaining('FUNCTION_NOT_FOUND'),
+    });
   });
 
   it('stops gracefully on SIGTERM', async () => {

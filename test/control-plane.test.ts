@@ -18,13 +18,19 @@ describe('control plane and versions', () => {
   it('creates immutable numbered versions, moves $LATEST, and pins versions on invoke', async () => {
     const name = uniqueName('versioned');
     const v1 = await deploySource(server.client, name, `export default async () => 'one';`);
-    const v2 = await deploySource(server.client, name, `export default async () => 'two';`, { description: 'second' });
+    const v2 = await deploySource(server.client, name, `export default async () => 'two';`, {
+      description: 'second',
+    });
     expect(v1.version.version).toBe(1);
     expect(v2.version.version).toBe(2);
     expect(v2.function.latestVersion).toBe(2);
 
     expect(await invokeJson(server.client, name)).toMatchObject({ status: 200, body: 'two', version: 2 });
-    expect(await invokeJson(server.client, name, {}, { version: '1' })).toMatchObject({ status: 200, body: 'one', version: 1 });
+    expect(await invokeJson(server.client, name, {}, { version: '1' })).toMatchObject({
+      status: 200,
+      body: 'one',
+      version: 1,
+    });
     expect(await invokeJson(server.client, name, {}, { version: '$LATEST' })).toMatchObject({ body: 'two' });
 
     const { versions } = await server.client.listVersions(name);
@@ -48,11 +54,24 @@ describe('control plane and versions', () => {
 
   it('updates settings as a new version with the same code', async () => {
     const name = uniqueName('settings');
-    const first = await deploySource(server.client, name, `export default async (_e: unknown, c: any) => c.memoryLimitInMB;`);
-    const updated = await server.client.updateSettings(name, { memoryMb: 256, timeout: '3s', env: { A: 'b' } });
+    const first = await deploySource(
+      server.client,
+      name,
+      `export default async (_e: unknown, c: any) => c.memoryLimitInMB;`,
+    );
+    const updated = await server.client.updateSettings(name, {
+      memoryMb: 256,
+      timeout: '3s',
+      env: { A: 'b' },
+    });
     expect(updated.version.version).toBe(2);
     expect(updated.version.codeSha256).toBe(first.version.codeSha256);
-    expect(updated.version.config).toEqual({ memoryMb: 256, timeoutMs: 3000, env: { A: 'b' }, concurrency: 10 });
+    expect(updated.version.config).toEqual({
+      memoryMb: 256,
+      timeoutMs: 3000,
+      env: { A: 'b' },
+      concurrency: 10,
+    });
     expect(await invokeJson(server.client, name)).toMatchObject({ body: '256' });
     expect(await invokeJson(server.client, name, {}, { version: '1' })).toMatchObject({ body: '128' });
   });
@@ -118,7 +137,10 @@ describe('control plane and versions', () => {
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await server.client.listFunctions({ limit: 2, ...(cursor === undefined ? {} : { cursor }) });
+      const page = await server.client.listFunctions({
+        limit: 2,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
       seen.push(...page.functions.map((f) => f.name));
       cursor = page.next ?? undefined;
     } while (cursor !== undefined);

@@ -16,7 +16,9 @@ describe('a function that aborts its host process', () => {
     const bomb = uniqueName('bomb');
     await deploySource(server.client, victim, `let n = 0; export default async () => ++n;`);
     // One allocation larger than the isolate heap: V8 aborts the whole process (measured on Node 20).
-    await deploySource(server.client, bomb, `export default async () => new Array(2 ** 30).fill(0).length;`, { memoryMb: 128 });
+    await deploySource(server.client, bomb, `export default async () => new Array(2 ** 30).fill(0).length;`, {
+      memoryMb: 128,
+    });
     expect(await invokeJson(server.client, victim)).toMatchObject({ status: 200, body: 1 });
     const pidBefore = server.sandbox.hostPids()[0];
 
@@ -28,7 +30,10 @@ describe('a function that aborts its host process', () => {
     expect(after).toMatchObject({ status: 200, body: 1, cold: true });
     expect(server.sandbox.hostPids()[0]).not.toBe(pidBefore);
 
-    expect(await invokeJson(server.client, bomb)).toMatchObject({ status: 502, body: { error: { code: 'OUT_OF_MEMORY' } } });
+    expect(await invokeJson(server.client, bomb)).toMatchObject({
+      status: 502,
+      body: { error: { code: 'OUT_OF_MEMORY' } },
+    });
     expect(await invokeJson(server.client, victim)).toMatchObject({ status: 200 });
   });
 });

@@ -12,7 +12,11 @@ afterAll(async () => {
 describe('handler styles', () => {
   it('runs `export default async (event, context)`', async () => {
     const name = uniqueName('default-fn');
-    await deploySource(server.client, name, `export default async (event: { n: number }) => ({ doubled: event.n * 2 });`);
+    await deploySource(
+      server.client,
+      name,
+      `export default async (event: { n: number }) => ({ doubled: event.n * 2 });`,
+    );
     const result = await invokeJson(server.client, name, { n: 21 });
     expect(result).toMatchObject({ status: 200, body: { doubled: 42 } });
   });
@@ -37,21 +41,32 @@ describe('handler styles', () => {
     expect(result.status).toBe(200);
     const body = result.body as Record<string, unknown>;
     expect(body['requestId']).toBe(result.invocationId);
-    expect(body).toMatchObject({ functionName: name, functionVersion: '1', memory: '64', env: 'teal', event: { hello: 'there' } });
+    expect(body).toMatchObject({
+      functionName: name,
+      functionVersion: '1',
+      memory: '64',
+      env: 'teal',
+      event: { hello: 'there' },
+    });
     expect(body['remaining']).toBeGreaterThan(0);
     expect(body['remaining']).toBeLessThanOrEqual(5000);
   });
 
   it('runs CommonJS `module.exports.handler` and callback-style handlers', async () => {
     const cjs = uniqueName('cjs');
-    await deploySource(server.client, cjs, { 'index.js': `module.exports.handler = async (e) => ({ cjs: true, e });` });
+    await deploySource(server.client, cjs, {
+      'index.js': `module.exports.handler = async (e) => ({ cjs: true, e });`,
+    });
     expect(await invokeJson(server.client, cjs, 1)).toMatchObject({ status: 200, body: { cjs: true, e: 1 } });
 
     const callback = uniqueName('callback');
     await deploySource(server.client, callback, {
       'index.js': `exports.handler = (event, context, callback) => { setTimeout(() => callback(null, { viaCallback: event.x }), 5); };`,
     });
-    expect(await invokeJson(server.client, callback, { x: 'y' })).toMatchObject({ status: 200, body: { viaCallback: 'y' } });
+    expect(await invokeJson(server.client, callback, { x: 'y' })).toMatchObject({
+      status: 200,
+      body: { viaCallback: 'y' },
+    });
   });
 
   it('returns null for handlers that return nothing', async () => {
@@ -106,7 +121,10 @@ describe('handler styles', () => {
       name,
       `export default { async fetch(request: Request) { const body = await request.json() as { a: number }; return Response.json({ got: body.a, method: request.method }); } };`,
     );
-    expect(await invokeJson(server.client, name, { a: 5 })).toMatchObject({ status: 200, body: { got: 5, method: 'POST' } });
+    expect(await invokeJson(server.client, name, { a: 5 })).toMatchObject({
+      status: 200,
+      body: { got: 5, method: 'POST' },
+    });
   });
 
   it('gives Lambda handlers the API Gateway v2 event on the HTTP trigger and honours their response shape', async () => {
@@ -199,6 +217,8 @@ describe('handler styles', () => {
     await deploySource(server.client, name, `export const notAHandler = 1;`);
     const result = await invokeJson(server.client, name);
     expect(result.status).toBe(500);
-    expect(result.body).toMatchObject({ error: { code: 'FUNCTION_ERROR', type: 'HandlerNotFound', phase: 'init' } });
+    expect(result.body).toMatchObject({
+      error: { code: 'FUNCTION_ERROR', type: 'HandlerNotFound', phase: 'init' },
+    });
   });
 });

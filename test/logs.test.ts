@@ -23,9 +23,14 @@ async function logsOf(name: string, invocationId: string) {
 describe('invocation records and logs', () => {
   it('records every invocation with its fields', async () => {
     const name = uniqueName('recorded');
-    await deploySource(server.client, name, `export default async (e: { fail?: boolean }) => { if (e.fail) throw new Error('nope'); return 1; };`, {
-      memoryMb: 96,
-    });
+    await deploySource(
+      server.client,
+      name,
+      `export default async (e: { fail?: boolean }) => { if (e.fail) throw new Error('nope'); return 1; };`,
+      {
+        memoryMb: 96,
+      },
+    );
     const ok = await invokeJson(server.client, name);
     const failed = await invokeJson(server.client, name, { fail: true });
     await sleep(250);
@@ -44,7 +49,11 @@ describe('invocation records and logs', () => {
     expect(invocation.billedMs).toBe(Math.max(1, Math.ceil(invocation.durationMs)));
     expect(Date.parse(invocation.startedAt)).not.toBeNaN();
     const failedRecord = (await server.client.getInvocation(failed.invocationId!)).invocation;
-    expect(failedRecord).toMatchObject({ outcome: 'error', cold: false, error: { type: 'Error', message: 'nope' } });
+    expect(failedRecord).toMatchObject({
+      outcome: 'error',
+      cold: false,
+      error: { type: 'Error', message: 'nope' },
+    });
     const { invocations } = await server.client.listInvocations(name);
     expect(invocations.map((i) => i.id)).toEqual([failed.invocationId, ok.invocationId]);
   });
@@ -83,7 +92,11 @@ describe('invocation records and logs', () => {
 
   it('bounds log output per invocation and marks the truncation, without failing the function', async () => {
     const name = uniqueName('flood');
-    await deploySource(server.client, name, `export default async () => { for (let i = 0; i < 5000; i++) console.log('line ' + i + ' ' + 'x'.repeat(50)); return 'survived'; };`);
+    await deploySource(
+      server.client,
+      name,
+      `export default async () => { for (let i = 0; i < 5000; i++) console.log('line ' + i + ' ' + 'x'.repeat(50)); return 'survived'; };`,
+    );
     const result = await invokeJson(server.client, name);
     expect(result).toMatchObject({ status: 200, body: 'survived' });
     const logs = await logsOf(name, result.invocationId!);
@@ -97,7 +110,11 @@ describe('invocation records and logs', () => {
 
   it('searches logs by text and time range', async () => {
     const name = uniqueName('search');
-    await deploySource(server.client, name, `export default async (e: { word: string }) => { console.log('the word is ' + e.word); return 1; };`);
+    await deploySource(
+      server.client,
+      name,
+      `export default async (e: { word: string }) => { console.log('the word is ' + e.word); return 1; };`,
+    );
     const before = Date.now();
     await invokeJson(server.client, name, { word: 'apple' });
     await invokeJson(server.client, name, { word: 'banana_50%' });

@@ -26,10 +26,14 @@ describe('invocation outcomes', () => {
       '  return { ok: true };',
       '};',
     ].join('\n');
-    await deploySource(server.client, name, { 'src/orders.ts': source, 'index.ts': "export { default } from './src/orders';" });
+    await deploySource(server.client, name, {
+      'src/orders.ts': source,
+      'index.ts': "export { default } from './src/orders';",
+    });
     const result = await invokeJson(server.client, name, { id: -1 });
     expect(result.status).toBe(500);
-    const error = (result.body as { error: { code: string; type: string; message: string; stack: string } }).error;
+    const error = (result.body as { error: { code: string; type: string; message: string; stack: string } })
+      .error;
     expect(error.code).toBe('FUNCTION_ERROR');
     expect(error.type).toBe('RangeError');
     expect(error.message).toBe('order id must be positive');
@@ -44,23 +48,36 @@ describe('invocation outcomes', () => {
     await deploySource(server.client, name, `export default async () => { throw 'just a string'; };`);
     const result = await invokeJson(server.client, name);
     expect(result.status).toBe(500);
-    expect(result.body).toMatchObject({ error: { code: 'FUNCTION_ERROR', type: 'Error', message: 'just a string' } });
+    expect(result.body).toMatchObject({
+      error: { code: 'FUNCTION_ERROR', type: 'Error', message: 'just a string' },
+    });
   });
 
   it('times out a busy loop with 504 INVOCATION_TIMEOUT and recovers', async () => {
     const name = uniqueName('spin');
-    await deploySource(server.client, name, `export default async (e: { spin: boolean }) => { if (e.spin) for (;;) {} return 'done'; };`, {
-      timeout: '300ms',
-    });
+    await deploySource(
+      server.client,
+      name,
+      `export default async (e: { spin: boolean }) => { if (e.spin) for (;;) {} return 'done'; };`,
+      {
+        timeout: '300ms',
+      },
+    );
     const result = await invokeJson(server.client, name, { spin: true });
     expect(result.status).toBe(504);
     expect(result.body).toMatchObject({ error: { code: 'INVOCATION_TIMEOUT' } });
-    expect(await invokeJson(server.client, name, { spin: false })).toMatchObject({ status: 200, body: 'done', cold: true });
+    expect(await invokeJson(server.client, name, { spin: false })).toMatchObject({
+      status: 200,
+      body: 'done',
+      cold: true,
+    });
   });
 
   it('times out a handler that awaits forever', async () => {
     const name = uniqueName('hang');
-    await deploySource(server.client, name, `export default () => new Promise(() => {});`, { timeout: '200ms' });
+    await deploySource(server.client, name, `export default () => new Promise(() => {});`, {
+      timeout: '200ms',
+    });
     const result = await invokeJson(server.client, name);
     expect(result.status).toBe(504);
     expect(result.body).toMatchObject({ error: { code: 'INVOCATION_TIMEOUT' } });
@@ -101,7 +118,10 @@ describe('invocation outcomes', () => {
     const malformed = await server.client.invoke(name, '{"a":');
     expect(malformed.status).toBe(400);
     expect(JSON.parse(malformed.body)).toMatchObject({ error: { code: 'INVALID_JSON' } });
-    const binary = await fetch(`${server.url}/v1/functions/${name}/invoke`, { method: 'POST', body: new Uint8Array([0x22, 0xff, 0x22]) });
+    const binary = await fetch(`${server.url}/v1/functions/${name}/invoke`, {
+      method: 'POST',
+      body: new Uint8Array([0x22, 0xff, 0x22]),
+    });
     expect(binary.status).toBe(400);
     expect(await binary.json()).toMatchObject({ error: { code: 'INVALID_JSON' } });
   });
@@ -119,17 +139,26 @@ describe('invocation outcomes', () => {
   });
 
   it('refuses invalid function names with 400 INVALID_NAME', async () => {
-    const response = await fetch(`${server.url}/v1/functions/${'x'.repeat(65)}/invoke`, { method: 'POST', body: '{}' });
+    const response = await fetch(`${server.url}/v1/functions/${'x'.repeat(65)}/invoke`, {
+      method: 'POST',
+      body: '{}',
+    });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: 'INVALID_NAME' } });
   });
 
   it('reports an exception thrown at module load as an init error', async () => {
     const name = uniqueName('init-throws');
-    await deploySource(server.client, name, `throw new TypeError('bad config at load'); export default async () => 1;`);
+    await deploySource(
+      server.client,
+      name,
+      `throw new TypeError('bad config at load'); export default async () => 1;`,
+    );
     const result = await invokeJson(server.client, name);
     expect(result.status).toBe(500);
-    expect(result.body).toMatchObject({ error: { code: 'FUNCTION_ERROR', type: 'TypeError', message: 'bad config at load', phase: 'init' } });
+    expect(result.body).toMatchObject({
+      error: { code: 'FUNCTION_ERROR', type: 'TypeError', message: 'bad config at load', phase: 'init' },
+    });
   });
 
   it('reports an exception thrown in a timer callback as the invocation error', async () => {

@@ -39,7 +39,11 @@ describe('instances: warm reuse, keep-alive, concurrency', () => {
     await deploySource(server.client, name, `export default async () => 'x';`);
     await invokeJson(server.client, name);
     expect((await server.client.instances(name)).instances).toHaveLength(1);
-    expect((await server.client.instances(name)).instances[0]).toMatchObject({ state: 'idle', version: 1, tier: 'isolate' });
+    expect((await server.client.instances(name)).instances[0]).toMatchObject({
+      state: 'idle',
+      version: 1,
+      tier: 'isolate',
+    });
     let remaining = 1;
     for (let attempt = 0; attempt < 40 && remaining > 0; attempt++) {
       await sleep(100);
@@ -68,9 +72,14 @@ describe('instances: warm reuse, keep-alive, concurrency', () => {
 
   it('answers 429 with Retry-After when no instance frees up within the queue wait', async () => {
     const name = uniqueName('saturated');
-    await deploySource(server.client, name, `export default async () => { await new Promise((r) => setTimeout(r, 2500)); return 'slow'; };`, {
-      concurrency: 1,
-    });
+    await deploySource(
+      server.client,
+      name,
+      `export default async () => { await new Promise((r) => setTimeout(r, 2500)); return 'slow'; };`,
+      {
+        concurrency: 1,
+      },
+    );
     const slow = invokeJson(server.client, name);
     await sleep(100);
     const response = await server.client.invoke(name, '{}');

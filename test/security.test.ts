@@ -16,7 +16,12 @@ afterAll(async () => {
 /** Runs `probe` (a function body) inside a function and returns what it returned. */
 async function probe(body: string, settings = {}): Promise<unknown> {
   const name = uniqueName('probe');
-  await deploySource(server.client, name, { 'index.js': `exports.handler = async (event, context) => { ${body} };` }, settings);
+  await deploySource(
+    server.client,
+    name,
+    { 'index.js': `exports.handler = async (event, context) => { ${body} };` },
+    settings,
+  );
   const result = await invokeJson(server.client, name, { some: 'event' });
   expect(result.status).toBe(200);
   return result.body;
@@ -25,22 +30,34 @@ async function probe(body: string, settings = {}): Promise<unknown> {
 describe('untrusted code cannot reach the host', () => {
   it('has no process, and require throws', async () => {
     expect(await probe(`return typeof process;`)).toBe('undefined');
-    expect(await probe(`try { require('fs'); return 'loaded'; } catch (e) { return e.message; }`)).toMatch(/not available/);
-    expect(await probe(`return typeof globalThis.require + typeof module.require;`)).toBe('undefinedundefined');
+    expect(await probe(`try { require('fs'); return 'loaded'; } catch (e) { return e.message; }`)).toMatch(
+      /not available/,
+    );
+    expect(await probe(`return typeof globalThis.require + typeof module.require;`)).toBe(
+      'undefinedundefined',
+    );
   });
 
   it('cannot climb to the host through constructors', async () => {
     expect(
-      await probe(`try { return String(globalThis.constructor.constructor('return process')()); } catch (e) { return e.name; }`),
+      await probe(
+        `try { return String(globalThis.constructor.constructor('return process')()); } catch (e) { return e.name; }`,
+      ),
     ).toMatch(/^(undefined|ReferenceError)$/);
     expect(
-      await probe(`try { return typeof (function(){}).constructor('return this')().process; } catch (e) { return e.name; }`),
+      await probe(
+        `try { return typeof (function(){}).constructor('return this')().process; } catch (e) { return e.name; }`,
+      ),
     ).toBe('undefined');
     expect(
-      await probe(`try { return typeof event.constructor.constructor('return process')(); } catch (e) { return e.name; }`),
+      await probe(
+        `try { return typeof event.constructor.constructor('return process')(); } catch (e) { return e.name; }`,
+      ),
     ).toBe('ReferenceError');
     expect(
-      await probe(`try { return typeof context.getRemainingTimeInMillis.constructor('return process')(); } catch (e) { return e.name; }`),
+      await probe(
+        `try { return typeof context.getRemainingTimeInMillis.constructor('return process')(); } catch (e) { return e.name; }`,
+      ),
     ).toBe('ReferenceError');
   });
 
@@ -57,26 +74,47 @@ describe('untrusted code cannot reach the host', () => {
   });
 
   it('has no file system, no module loader and no network', async () => {
-    expect(await probe(`try { await import('node:fs'); return 'imported'; } catch (e) { return 'refused'; }`)).toBe('refused');
-    expect(await probe(`try { await fetch('http://127.0.0.1:1/'); return 'fetched'; } catch (e) { return e.message; }`)).toMatch(
-      /outbound network is not enabled/,
-    );
-    expect(await probe(`return [typeof Deno, typeof Bun, typeof globalThis.fs, typeof globalThis.__strato_host].join();`)).toBe(
-      'undefined,undefined,undefined,undefined',
-    );
+    expect(
+      await probe(`try { await import('node:fs'); return 'imported'; } catch (e) { return 'refused'; }`),
+    ).toBe('refused');
+    expect(
+      await probe(
+        `try { await fetch('http://127.0.0.1:1/'); return 'fetched'; } catch (e) { return e.message; }`,
+      ),
+    ).toMatch(/outbound network is not enabled/);
+    expect(
+      await probe(
+        `return [typeof Deno, typeof Bun, typeof globalThis.fs, typeof globalThis.__strato_host].join();`,
+      ),
+    ).toBe('undefined,undefined,undefined,undefined');
   });
 
   it('refuses to bundle Node built-ins at deploy', async () => {
-    await expect(deploySource(server.client, uniqueName('fs-user'), `import { readFileSync } from 'node:fs'; export default async () => readFileSync('/etc/passwd', 'utf8');`)).rejects.toSatisfy(
-      (error) => error instanceof StratoError && error.code === 'BUILD_FAILED' && /Node built-ins/.test(error.message),
+    await expect(
+      deploySource(
+        server.client,
+        uniqueName('fs-user'),
+        `import { readFileSync } from 'node:fs'; export default async () => readFileSync('/etc/passwd', 'utf8');`,
+      ),
+    ).rejects.toSatisfy(
+      (error) =>
+        error instanceof StratoError && error.code === 'BUILD_FAILED' && /Node built-ins/.test(error.message),
     );
   });
 
   it('keeps instances of different functions apart', async () => {
     const writer = uniqueName('writer');
     const reader = uniqueName('reader');
-    await deploySource(server.client, writer, `export default async () => { (globalThis as any).shared = 'leaked'; return 'written'; };`);
-    await deploySource(server.client, reader, `export default async () => String((globalThis as any).shared);`);
+    await deploySource(
+      server.client,
+      writer,
+      `export default async () => { (globalThis as any).shared = 'leaked'; return 'written'; };`,
+    );
+    await deploySource(
+      server.client,
+      reader,
+      `export default async () => String((globalThis as any).shared);`,
+    );
     expect(await invokeJson(server.client, writer)).toMatchObject({ body: 'written' });
     expect(await invokeJson(server.client, reader)).toMatchObject({ body: 'undefined' });
   });

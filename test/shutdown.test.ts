@@ -14,7 +14,11 @@ describe('graceful shutdown', () => {
     const server = await startTestServer();
     cleanups.push(() => rmSync(server.dataDir, { recursive: true, force: true }));
     const name = uniqueName('in-flight');
-    await deploySource(server.client, name, `export default async () => { await new Promise((r) => setTimeout(r, 400)); return 'finished'; };`);
+    await deploySource(
+      server.client,
+      name,
+      `export default async () => { await new Promise((r) => setTimeout(r, 400)); return 'finished'; };`,
+    );
     const inFlight = invokeJson(server.client, name);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const closing = server.close();

@@ -9,9 +9,13 @@ interface GreetingEvent {
   items?: string[];
 }
 
-const template = 'Hello {{name}}!{{#items.length}} You have {{items.length}} items: {{#items}}{{.}} {{/items}}{{/items.length}}';
+const template =
+  'Hello {{name}}!{{#items.length}} You have {{items.length}} items: {{#items}}{{.}} {{/items}}{{/items.length}}';
 
-export const handler = async (event: GreetingEvent, context: { awsRequestId: string; functionName: string }) => {
+export const handler = async (
+  event: GreetingEvent,
+  context: { awsRequestId: string; functionName: string },
+) => {
   const text = Mustache.render(template, { name: event.name ?? 'world', items: event.items ?? [] }).trim();
   console.log(`rendered greeting for ${event.name ?? 'world'}`);
   return { text, requestId: context.awsRequestId, functionName: context.functionName };

@@ -15,7 +15,17 @@ export interface FunctionBundle {
   warnings: string[];
 }
 
-const ENTRY_CANDIDATES = ['index.ts', 'index.mts', 'index.js', 'index.mjs', 'index.cjs', 'src/index.ts', 'src/index.js', 'handler.ts', 'handler.js'];
+const ENTRY_CANDIDATES = [
+  'index.ts',
+  'index.mts',
+  'index.js',
+  'index.mjs',
+  'index.cjs',
+  'src/index.ts',
+  'src/index.js',
+  'handler.ts',
+  'handler.js',
+];
 
 /**
  * Bundles a function (a file, or a directory with an entry) and its npm dependencies from its own
@@ -45,11 +55,15 @@ export async function bundleFunction(target: string): Promise<FunctionBundle> {
     });
   } catch (error) {
     const errors = (error as { errors?: Message[] }).errors ?? [];
-    throw new StratoError('BUILD_FAILED', `bundling ${path.relative(process.cwd(), entry) || entry} failed:\n${errors.map(describe).join('\n') || String(error)}`);
+    throw new StratoError(
+      'BUILD_FAILED',
+      `bundling ${path.relative(process.cwd(), entry) || entry} failed:\n${errors.map(describe).join('\n') || String(error)}`,
+    );
   }
   const code = result.outputFiles.find((file) => file.path.endsWith('.js'));
   const map = result.outputFiles.find((file) => file.path.endsWith('.js.map'));
-  if (code === undefined || map === undefined) throw new StratoError('BUILD_FAILED', 'esbuild produced no output');
+  if (code === undefined || map === undefined)
+    throw new StratoError('BUILD_FAILED', 'esbuild produced no output');
   return {
     code: code.text.replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n'),
     sourceMap: map.text,
@@ -70,17 +84,26 @@ function findEntry(target: string): string {
   for (const candidate of ENTRY_CANDIDATES) {
     if (existsSync(path.join(target, candidate))) return path.join(target, candidate);
   }
-  throw new StratoError('BUILD_FAILED', `no entry in ${target}: add one of ${ENTRY_CANDIDATES.join(', ')} or a package.json "main"`);
+  throw new StratoError(
+    'BUILD_FAILED',
+    `no entry in ${target}: add one of ${ENTRY_CANDIDATES.join(', ')} or a package.json "main"`,
+  );
 }
 
 function suggestName(target: string, entry: string): string {
-  const base = statSync(path.resolve(target)).isDirectory() ? path.basename(path.resolve(target)) : path.basename(entry).replace(/\.[^.]+$/, '');
+  const base = statSync(path.resolve(target)).isDirectory()
+    ? path.basename(path.resolve(target))
+    : path.basename(entry).replace(/\.[^.]+$/, '');
   return base.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'function';
 }
 
 function describe(message: Message): string {
-  const where = message.location ? `${message.location.file}:${message.location.line}:${message.location.column}: ` : '';
-  const hint = /Could not resolve "(node:)?(fs|path|os|child_process|net|http|crypto|process)"/.test(message.text)
+  const where = message.location
+    ? `${message.location.file}:${message.location.line}:${message.location.column}: `
+    : '';
+  const hint = /Could not resolve "(node:)?(fs|path|os|child_process|net|http|crypto|process)"/.test(
+    message.text,
+  )
     ? ' (Node built-ins are not available in the isolate tier)'
     : '';
   return `${where}${message.text}${hint}`;

@@ -18,11 +18,18 @@ interface DeployOptions {
 export function registerDeployCommand(program: Command): void {
   program
     .command('deploy <path>')
-    .description('bundle a function (file or directory, with its npm dependencies) and deploy it as a new version')
+    .description(
+      'bundle a function (file or directory, with its npm dependencies) and deploy it as a new version',
+    )
     .option('--name <name>', 'function name (default: the file or directory name)')
     .option('--memory <mb>', 'memory limit in MB (default 128)')
     .option('--timeout <duration>', 'timeout, e.g. 10s (default 10s)')
-    .option('--env <K=V>', 'environment variable (repeatable)', (value: string, all: string[]) => [...all, value], [])
+    .option(
+      '--env <K=V>',
+      'environment variable (repeatable)',
+      (value: string, all: string[]) => [...all, value],
+      [],
+    )
     .option('--concurrency <n>', 'maximum concurrent instances (default 10)')
     .option('--description <text>', 'what this version is')
     .option('--url <url>', 'Strato server (STRATO_URL)')
@@ -49,7 +56,9 @@ export function registerDeployCommand(program: Command): void {
         console.log(
           `deployed ${name} version ${version.version} (${kb} KB, ${version.config.memoryMb} MB, timeout ${version.config.timeoutMs} ms) in ${Math.round(performance.now() - startedAt)} ms`,
         );
-        console.log(`invoke: strato invoke ${name} --data '{}'   or   POST ${client.baseUrl}/v1/functions/${name}/invoke`);
+        console.log(
+          `invoke: strato invoke ${name} --data '{}'   or   POST ${client.baseUrl}/v1/functions/${name}/invoke`,
+        );
       } catch (error) {
         fail(error);
       }

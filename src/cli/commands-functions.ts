@@ -8,7 +8,8 @@ interface CommonOptions {
   json?: boolean;
 }
 
-const withCommon = (command: Command) => command.option('--url <url>', 'Strato server (STRATO_URL)').option('--json', 'print JSON');
+const withCommon = (command: Command) =>
+  command.option('--url <url>', 'Strato server (STRATO_URL)').option('--json', 'print JSON');
 const clientFor = (options: CommonOptions) => new StratoClient(resolveServerUrl(options.url));
 
 /** invoke, list, get, delete, versions, invocations, logs, ps. */
@@ -18,12 +19,22 @@ export function registerFunctionCommands(program: Command): void {
     .option('--version <qualifier>', 'version number or $LATEST')
     .action(async (name: string, options: CommonOptions & { data: string; version?: string }) => {
       try {
-        const response = await clientFor(options).invoke(name, options.data, options.version === undefined ? {} : { version: options.version });
+        const response = await clientFor(options).invoke(
+          name,
+          options.data,
+          options.version === undefined ? {} : { version: options.version },
+        );
         if (options.json) {
-          printJson({ ...response, headers: Object.fromEntries(response.headers), body: tryJson(response.body) });
+          printJson({
+            ...response,
+            headers: Object.fromEntries(response.headers),
+            body: tryJson(response.body),
+          });
         } else {
           console.log(response.body);
-          console.error(`(${response.status}, version ${String(response.version)}, ${response.cold ? 'cold' : 'warm'}, invocation ${String(response.invocationId)})`);
+          console.error(
+            `(${response.status}, version ${String(response.version)}, ${response.cold ? 'cold' : 'warm'}, invocation ${String(response.invocationId)})`,
+          );
         }
         if (response.status >= 400) process.exit(1);
       } catch (error) {
@@ -31,15 +42,17 @@ export function registerFunctionCommands(program: Command): void {
       }
     });
 
-  withCommon(program.command('list').alias('ls').description('list functions')).action(async (options: CommonOptions) => {
-    try {
-      const { functions } = await clientFor(options).listFunctions({ limit: 1000 });
-      if (options.json) return printJson(functions);
-      printTable(functions, ['name', 'latestVersion', 'updatedAt']);
-    } catch (error) {
-      fail(error);
-    }
-  });
+  withCommon(program.command('list').alias('ls').description('list functions')).action(
+    async (options: CommonOptions) => {
+      try {
+        const { functions } = await clientFor(options).listFunctions({ limit: 1000 });
+        if (options.json) return printJson(functions);
+        printTable(functions, ['name', 'latestVersion', 'updatedAt']);
+      } catch (error) {
+        fail(error);
+      }
+    },
+  );
 
   withCommon(program.command('get <name>').description('show a function and its latest version')).action(
     async (name: string, options: CommonOptions) => {
@@ -51,17 +64,17 @@ export function registerFunctionCommands(program: Command): void {
     },
   );
 
-  withCommon(program.command('delete <name>').alias('rm').description('delete a function, its versions and records')).action(
-    async (name: string, options: CommonOptions) => {
-      try {
-        await clientFor(options).deleteFunction(name);
-        if (options.json) return printJson({ deleted: name });
-        console.log(`deleted ${name}`);
-      } catch (error) {
-        fail(error);
-      }
-    },
-  );
+  withCommon(
+    program.command('delete <name>').alias('rm').description('delete a function, its versions and records'),
+  ).action(async (name: string, options: CommonOptions) => {
+    try {
+      await clientFor(options).deleteFunction(name);
+      if (options.json) return printJson({ deleted: name });
+      console.log(`deleted ${name}`);
+    } catch (error) {
+      fail(error);
+    }
+  });
 
   withCommon(program.command('versions <name>').description('list the versions of a function')).action(
     async (name: string, options: CommonOptions) => {
@@ -69,7 +82,12 @@ export function registerFunctionCommands(program: Command): void {
         const { versions } = await clientFor(options).listVersions(name, { limit: 1000 });
         if (options.json) return printJson(versions);
         printTable(
-          versions.map((v) => ({ ...v, memoryMb: v.config.memoryMb, timeoutMs: v.config.timeoutMs, code: v.codeSha256.slice(0, 12) })),
+          versions.map((v) => ({
+            ...v,
+            memoryMb: v.config.memoryMb,
+            timeoutMs: v.config.timeoutMs,
+            code: v.codeSha256.slice(0, 12),
+          })),
           ['version', 'code', 'memoryMb', 'timeoutMs', 'createdAt', 'description'],
         );
       } catch (error) {
@@ -82,10 +100,16 @@ export function registerFunctionCommands(program: Command): void {
     .option('--limit <n>', 'how many', '20')
     .action(async (name: string, options: CommonOptions & { limit: string }) => {
       try {
-        const { invocations } = await clientFor(options).listInvocations(name, { limit: Number(options.limit) });
+        const { invocations } = await clientFor(options).listInvocations(name, {
+          limit: Number(options.limit),
+        });
         if (options.json) return printJson(invocations);
         printTable(
-          invocations.map((i) => ({ ...i, durationMs: i.durationMs.toFixed(2), initDurationMs: i.initDurationMs.toFixed(2) })),
+          invocations.map((i) => ({
+            ...i,
+            durationMs: i.durationMs.toFixed(2),
+            initDurationMs: i.initDurationMs.toFixed(2),
+          })),
           ['id', 'version', 'startedAt', 'outcome', 'cold', 'durationMs', 'initDurationMs', 'billedMs'],
         );
       } catch (error) {
@@ -100,7 +124,16 @@ export function registerFunctionCommands(program: Command): void {
     .option('--grep <text>', 'only lines containing this text')
     .option('--limit <n>', 'most recent lines to show', '200')
     .action(
-      async (name: string, options: CommonOptions & { invocation?: string; since?: string; until?: string; grep?: string; limit: string }) => {
+      async (
+        name: string,
+        options: CommonOptions & {
+          invocation?: string;
+          since?: string;
+          until?: string;
+          grep?: string;
+          limit: string;
+        },
+      ) => {
         try {
           const { logs } = await clientFor(options).logs(name, {
             ...(options.invocation === undefined ? {} : { invocationId: options.invocation }),
@@ -111,7 +144,9 @@ export function registerFunctionCommands(program: Command): void {
           });
           if (options.json) return printJson(logs);
           for (const line of logs) {
-            console.log(`${new Date(line.ts).toISOString()} ${line.invocationId.slice(0, 8)} ${line.level.toUpperCase().padEnd(5)} ${line.message}`);
+            console.log(
+              `${new Date(line.ts).toISOString()} ${line.invocationId.slice(0, 8)} ${line.level.toUpperCase().padEnd(5)} ${line.message}`,
+            );
           }
         } catch (error) {
           fail(error);
@@ -119,19 +154,25 @@ export function registerFunctionCommands(program: Command): void {
       },
     );
 
-  withCommon(program.command('ps <name>').description('instances of a function')).action(async (name: string, options: CommonOptions) => {
-    try {
-      const { instances } = await clientFor(options).instances(name);
-      if (options.json) return printJson(instances);
-      const now = Date.now();
-      printTable(
-        instances.map((i) => ({ ...i, age: `${Math.round((now - i.createdAt) / 1000)}s`, idle: `${Math.round((now - i.lastUsedAt) / 1000)}s` })),
-        ['id', 'version', 'tier', 'state', 'age', 'idle', 'invocations'],
-      );
-    } catch (error) {
-      fail(error);
-    }
-  });
+  withCommon(program.command('ps <name>').description('instances of a function')).action(
+    async (name: string, options: CommonOptions) => {
+      try {
+        const { instances } = await clientFor(options).instances(name);
+        if (options.json) return printJson(instances);
+        const now = Date.now();
+        printTable(
+          instances.map((i) => ({
+            ...i,
+            age: `${Math.round((now - i.createdAt) / 1000)}s`,
+            idle: `${Math.round((now - i.lastUsedAt) / 1000)}s`,
+          })),
+          ['id', 'version', 'tier', 'state', 'age', 'idle', 'invocations'],
+        );
+      } catch (error) {
+        fail(error);
+      }
+    },
+  );
 }
 
 function tryJson(text: string): unknown {

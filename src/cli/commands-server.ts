@@ -11,33 +11,43 @@ export function registerServerCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the embedded store lives (STRATO_DATA_DIR)', undefined)
     .option('--config <file>', 'JSON config file (STRATO_CONFIG; ./strato.config.json if present)')
     .option('--keep-alive <duration>', 'idle instances are reaped after this (STRATO_KEEP_ALIVE)', undefined)
-    .action(async (options: { host?: string; port?: string; dataDir?: string; config?: string; keepAlive?: string }) => {
-      try {
-        const config = loadServerConfig({
-          host: options.host,
-          port: options.port === undefined ? undefined : Number(options.port),
-          dataDir: options.dataDir,
-          keepAlive: options.keepAlive,
-          config: options.config,
-        });
-        // Loaded on demand: the other commands should not pay for the server's modules.
-        const { startServer } = await import('../server.js');
-        const server = await startServer(config);
-        console.log(`Strato listening on ${server.url} (store: ${server.store.kind}, data: ${config.dataDir})`);
-        let stopping = false;
-        const stop = (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          console.log(`${signal}: finishing in-flight invocations…`);
-          server.close().then(
-            () => process.exit(0),
-            (error: unknown) => fail(error),
+    .action(
+      async (options: {
+        host?: string;
+        port?: string;
+        dataDir?: string;
+        config?: string;
+        keepAlive?: string;
+      }) => {
+        try {
+          const config = loadServerConfig({
+            host: options.host,
+            port: options.port === undefined ? undefined : Number(options.port),
+            dataDir: options.dataDir,
+            keepAlive: options.keepAlive,
+            config: options.config,
+          });
+          // Loaded on demand: the other commands should not pay for the server's modules.
+          const { startServer } = await import('../server.js');
+          const server = await startServer(config);
+          console.log(
+            `Strato listening on ${server.url} (store: ${server.store.kind}, data: ${config.dataDir})`,
           );
-        };
-        process.on('SIGINT', () => stop('SIGINT'));
-        process.on('SIGTERM', () => stop('SIGTERM'));
-      } catch (error) {
-        fail(error);
-      }
-    });
+          let stopping = false;
+          const stop = (signal: string) => {
+            if (stopping) return;
+            stopping = true;
+            console.log(`${signal}: finishing in-flight invocations…`);
+            server.close().then(
+              () => process.exit(0),
+              (error: unknown) => fail(error),
+            );
+          };
+          process.on('SIGINT', () => stop('SIGINT'));
+          process.on('SIGTERM', () => stop('SIGTERM'));
+        } catch (error) {
+          fail(error);
+        }
+      },
+    );
 }

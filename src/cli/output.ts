@@ -6,7 +6,9 @@ export function printTable(rows: ReadonlyArray<object>, columns: string[]): void
     console.log('(none)');
     return;
   }
-  const cells = rows.map((row) => columns.map((column) => formatCell((row as Record<string, unknown>)[column])));
+  const cells = rows.map((row) =>
+    columns.map((column) => formatCell((row as Record<string, unknown>)[column])),
+  );
   const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((line) => line[i]!.length)));
   console.log(columns.map((column, i) => column.toUpperCase().padEnd(widths[i]!)).join('  '));
   for (const line of cells) console.log(line.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
@@ -18,8 +20,8 @@ export function printJson(value: unknown): void {
 
 function formatCell(value: unknown): string {
   if (value === null || value === undefined) return '-';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value);
 }
 
 /** Reports a failed command: `code: message`, and exit status 1. */

@@ -50,7 +50,10 @@ export class StratoClient {
     return this.json('PUT', `/v1/functions/${encodeURIComponent(name)}`, request);
   }
 
-  updateSettings(name: string, settings: Omit<DeployRequest, 'code' | 'sourceMap'>): Promise<FunctionResponse> {
+  updateSettings(
+    name: string,
+    settings: Omit<DeployRequest, 'code' | 'sourceMap'>,
+  ): Promise<FunctionResponse> {
     return this.json('PATCH', `/v1/functions/${encodeURIComponent(name)}`, settings);
   }
 
@@ -58,7 +61,9 @@ export class StratoClient {
     return this.json('GET', `/v1/functions/${encodeURIComponent(name)}`);
   }
 
-  listFunctions(options: { limit?: number; cursor?: string } = {}): Promise<{ functions: FunctionRecord[]; next: string | null }> {
+  listFunctions(
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ functions: FunctionRecord[]; next: string | null }> {
     return this.json('GET', `/v1/functions${query(options)}`);
   }
 
@@ -66,11 +71,17 @@ export class StratoClient {
     await this.json('DELETE', `/v1/functions/${encodeURIComponent(name)}`);
   }
 
-  listVersions(name: string, options: { limit?: number; cursor?: string } = {}): Promise<{ versions: VersionRecord[]; next: string | null }> {
+  listVersions(
+    name: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ versions: VersionRecord[]; next: string | null }> {
     return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/versions${query(options)}`);
   }
 
-  listInvocations(name: string, options: { limit?: number; cursor?: string } = {}): Promise<{ invocations: InvocationRecord[]; next: string | null }> {
+  listInvocations(
+    name: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ invocations: InvocationRecord[]; next: string | null }> {
     return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/invocations${query(options)}`);
   }
 
@@ -91,11 +102,14 @@ export class StratoClient {
 
   /** Invokes with a JSON event. Function errors are not thrown: read `status` and `body`. */
   async invoke(name: string, event: string, options: { version?: string } = {}): Promise<InvokeResponse> {
-    const response = await fetch(`${this.baseUrl}/v1/functions/${encodeURIComponent(name)}/invoke${query(options)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: event,
-    });
+    const response = await fetch(
+      `${this.baseUrl}/v1/functions/${encodeURIComponent(name)}/invoke${query(options)}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: event,
+      },
+    );
     const version = response.headers.get('x-strato-version');
     return {
       status: response.status,
@@ -116,7 +130,11 @@ export class StratoClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
-      throw new StratoError('INTERNAL', `cannot reach Strato at ${this.baseUrl}: ${(error as Error).message}`, { cause: error });
+      throw new StratoError(
+        'INTERNAL',
+        `cannot reach Strato at ${this.baseUrl}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     if (response.status === 204) return undefined as T;
     const text = await response.text();
@@ -124,7 +142,10 @@ export class StratoClient {
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new StratoError('INTERNAL', `unexpected response from ${this.baseUrl}${path} (${response.status}): ${text.slice(0, 200)}`);
+      throw new StratoError(
+        'INTERNAL',
+        `unexpected response from ${this.baseUrl}${path} (${response.status}): ${text.slice(0, 200)}`,
+      );
     }
     if (!response.ok) {
       const error = (parsed as { error?: Partial<StratoErrorBody> }).error ?? {};

@@ -15,7 +15,10 @@ export function parseDuration(input: string | number): number | undefined {
 export const durationMs = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. 500ms, 10s, 5m, 1h)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `not a duration: ${String(value)} (use e.g. 500ms, 10s, 5m, 1h)`,
+    });
     return z.NEVER;
   }
   return ms;

@@ -10,10 +10,18 @@ export const functionNameSchema = z
   .regex(FUNCTION_NAME_PATTERN, 'function names are 1-64 characters of A-Z, a-z, 0-9, - and _');
 
 const envSchema = z
-  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _, not starting with a digit'), z.string())
-  .refine((env) => Object.entries(env).reduce((sum, [k, v]) => sum + k.length + v.length, 0) <= MAX_ENV_BYTES, {
-    message: `env may hold at most ${MAX_ENV_BYTES} bytes of names and values`,
-  });
+  .record(
+    z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _, not starting with a digit'),
+    z.string(),
+  )
+  .refine(
+    (env) => Object.entries(env).reduce((sum, [k, v]) => sum + k.length + v.length, 0) <= MAX_ENV_BYTES,
+    {
+      message: `env may hold at most ${MAX_ENV_BYTES} bytes of names and values`,
+    },
+  );
 
 /** The settings of a function that a deploy or a config update may set. */
 export const functionSettingsSchema = z.strictObject({

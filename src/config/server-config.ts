@@ -55,7 +55,10 @@ export function loadServerConfig(
   cwd: string = process.cwd(),
 ): ServerConfig {
   const { config: configPath, ...flagValues } = flags;
-  const file = configPath ?? env['STRATO_CONFIG'] ?? (existsSync(path.join(cwd, 'strato.config.json')) ? 'strato.config.json' : undefined);
+  const file =
+    configPath ??
+    env['STRATO_CONFIG'] ??
+    (existsSync(path.join(cwd, 'strato.config.json')) ? 'strato.config.json' : undefined);
   const fromFile = file === undefined ? {} : readConfigFile(path.resolve(cwd, file));
   const fromEnv: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(ENV_KEYS)) {
@@ -63,7 +66,9 @@ export function loadServerConfig(
     if (value !== undefined && value !== '') fromEnv[field] = value;
   }
   if (env['STRATO_DATABASE_URL']) fromEnv['store'] = { kind: 'postgres', url: env['STRATO_DATABASE_URL'] };
-  const definedFlags = Object.fromEntries(Object.entries(flagValues).filter(([, value]) => value !== undefined));
+  const definedFlags = Object.fromEntries(
+    Object.entries(flagValues).filter(([, value]) => value !== undefined),
+  );
   return parseServerConfig({ ...fromFile, ...fromEnv, ...definedFlags });
 }
 
@@ -82,13 +87,19 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new StratoError('VALIDATION_FAILED', `cannot read config file ${file}: ${(error as Error).message}`);
+    throw new StratoError(
+      'VALIDATION_FAILED',
+      `cannot read config file ${file}: ${(error as Error).message}`,
+    );
   }
   try {
     const value: unknown = JSON.parse(text);
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
     return value as Record<string, unknown>;
   } catch (error) {
-    throw new StratoError('VALIDATION_FAILED', `config file ${file} is not a JSON object: ${(error as Error).message}`);
+    throw new StratoError(
+      'VALIDATION_FAILED',
+      `config file ${file} is not a JSON object: ${(error as Error).message}`,
+    );
   }
 }

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_FUNCTION_CONFIG, type FunctionConfig, type FunctionRecord, type VersionRecord } from '../core/function.js';
+import {
+  DEFAULT_FUNCTION_CONFIG,
+  type FunctionConfig,
+  type FunctionRecord,
+  type VersionRecord,
+} from '../core/function.js';
 import type { Page, Store } from '../core/store.js';
 import { StratoError } from '../core/strato-error.js';
 import type { DeployBody, FunctionSettings } from '../config/function-manifest.js';
@@ -24,12 +29,18 @@ export class FunctionService {
     private readonly hooks: FunctionServiceHooks,
   ) {}
 
-  async deploy(name: string, body: DeployBody, mode: 'create' | 'upsert'): Promise<FunctionView & { created: boolean }> {
+  async deploy(
+    name: string,
+    body: DeployBody,
+    mode: 'create' | 'upsert',
+  ): Promise<FunctionView & { created: boolean }> {
     const existing = mode === 'upsert' ? await this.store.getFunction(name) : undefined;
     const base = existing === undefined ? DEFAULT_FUNCTION_CONFIG : (await this.latest(name)).config;
     const codeSha256 = await this.putArtifact(Buffer.from(body.code, 'utf8'));
     const sourceMapSha256 =
-      body.sourceMap === undefined || body.sourceMap === null ? null : await this.putArtifact(Buffer.from(body.sourceMap, 'utf8'));
+      body.sourceMap === undefined || body.sourceMap === null
+        ? null
+        : await this.putArtifact(Buffer.from(body.sourceMap, 'utf8'));
     const { fn, version, created } = await this.store.publishVersion({
       functionName: name,
       codeSha256,

@@ -1,7 +1,8 @@
 import type { HttpRequestPayload, HttpResponsePayload } from '../core/sandbox.js';
 import { base64ToBytes, bytesToBase64, type Utf8 } from './bytes.js';
 
-const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|graphql)|[^;]*\+(json|xml))/i;
+const TEXTUAL =
+  /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|graphql)|[^;]*\+(json|xml))/i;
 
 /**
  * The API Gateway HTTP API (payload format 2.0) event that Lambda-style handlers receive for HTTP
@@ -31,7 +32,8 @@ export function toApiGatewayEvent(
     const eq = pair.indexOf('=');
     const key = safeDecode(eq === -1 ? pair : pair.slice(0, eq));
     const value = eq === -1 ? '' : safeDecode(pair.slice(eq + 1));
-    queryStringParameters[key] = key in queryStringParameters ? `${queryStringParameters[key]},${value}` : value;
+    queryStringParameters[key] =
+      key in queryStringParameters ? `${queryStringParameters[key]},${value}` : value;
   }
   const now = new Date();
   const event: Record<string, unknown> = {
@@ -94,7 +96,12 @@ export function fromApiGatewayResult(result: unknown, utf8: Utf8): HttpResponseP
       for (const value of values) headers.push([name, String(value)]);
     }
     for (const cookie of shaped.cookies ?? []) headers.push(['set-cookie', String(cookie)]);
-    const body = shaped.body === undefined || shaped.body === null ? '' : String(shaped.body);
+    const body =
+      shaped.body === undefined || shaped.body === null
+        ? ''
+        : typeof shaped.body === 'string'
+          ? shaped.body
+          : (JSON.stringify(shaped.body) ?? '');
     const bodyBase64 = shaped.isBase64Encoded === true ? body : bytesToBase64(utf8.encode(body));
     return { status, headers, bodyBase64 };
   }

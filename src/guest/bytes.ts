@@ -1,3 +1,5 @@
+import type { WebGlobals } from './web-globals.js';
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const LOOKUP = new Uint8Array(128).fill(255);
 for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
@@ -41,7 +43,7 @@ export function base64ToBytes(text: string): Uint8Array {
 }
 
 /** UTF-8 codec over the installed TextEncoder/TextDecoder, captured once. */
-export function createUtf8(web: Pick<import('./web-globals.js').WebGlobals, 'TextEncoder' | 'TextDecoder'>) {
+export function createUtf8(web: Pick<WebGlobals, 'TextEncoder' | 'TextDecoder'>) {
   const encoder = new web.TextEncoder();
   const decoder = new web.TextDecoder();
   return {

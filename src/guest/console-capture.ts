@@ -70,7 +70,10 @@ export class ConsoleCapture {
 
   /** The `console` object functions see. */
   createConsole(): Record<string, (...args: unknown[]) => void> {
-    const write = (level: GuestLogLevel) => (...args: unknown[]) => this.write(level, args);
+    const write =
+      (level: GuestLogLevel) =>
+      (...args: unknown[]) =>
+        this.write(level, args);
     return {
       log: write('info'),
       info: write('info'),

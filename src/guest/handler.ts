@@ -3,7 +3,11 @@ import type { WebGlobals } from './web-globals.js';
 import { base64ToBytes, bytesToBase64, type Utf8 } from './bytes.js';
 import { fromApiGatewayResult, toApiGatewayEvent } from './api-gateway.js';
 
-type LambdaHandler = (event: unknown, context: unknown, callback?: (error: unknown, result?: unknown) => void) => unknown;
+type LambdaHandler = (
+  event: unknown,
+  context: unknown,
+  callback?: (error: unknown, result?: unknown) => void,
+) => unknown;
 interface FetchHandler {
   fetch(request: unknown, env: unknown, ctx: unknown): unknown;
 }
@@ -20,12 +24,17 @@ export class HandlerNotFoundError extends Error {
  * `module.exports = fn`, or `export default { fetch }`.
  */
 export function resolveHandler(exports: unknown): ResolvedHandler {
-  const record = (typeof exports === 'object' || typeof exports === 'function') && exports !== null ? exports : {};
+  const record =
+    (typeof exports === 'object' || typeof exports === 'function') && exports !== null ? exports : {};
   const named = record as { default?: unknown; handler?: unknown };
   if (typeof exports === 'function') return { kind: 'lambda', fn: exports as LambdaHandler };
   if (typeof named.default === 'function') return { kind: 'lambda', fn: named.default as LambdaHandler };
   const defaultObject = named.default as { fetch?: unknown } | undefined;
-  if (typeof defaultObject === 'object' && defaultObject !== null && typeof defaultObject.fetch === 'function') {
+  if (
+    typeof defaultObject === 'object' &&
+    defaultObject !== null &&
+    typeof defaultObject.fetch === 'function'
+  ) {
     return { kind: 'fetch', target: defaultObject as FetchHandler };
   }
   if (typeof named.handler === 'function') return { kind: 'lambda', fn: named.handler as LambdaHandler };
@@ -60,13 +69,21 @@ export async function runHandler(
   }
 }
 
-async function runLambda(fn: LambdaHandler, invocation: GuestInvocation, environment: InvocationEnvironment): Promise<GuestResponse> {
+async function runLambda(
+  fn: LambdaHandler,
+  invocation: GuestInvocation,
+  environment: InvocationEnvironment,
+): Promise<GuestResponse> {
   const { config, utf8 } = environment;
   const payload = invocation.payload;
   const event: unknown =
     payload.kind === 'event'
       ? JSON.parse(payload.eventJson)
-      : toApiGatewayEvent(payload.request, { requestId: invocation.invocationId, functionName: config.functionName }, utf8);
+      : toApiGatewayEvent(
+          payload.request,
+          { requestId: invocation.invocationId, functionName: config.functionName },
+          utf8,
+        );
   const context = {
     awsRequestId: invocation.invocationId,
     functionName: config.functionName,
@@ -88,20 +105,33 @@ async function runLambda(fn: LambdaHandler, invocation: GuestInvocation, environ
 function callLambda(fn: LambdaHandler, event: unknown, context: unknown): Promise<unknown> {
   if (fn.length < 3) return Promise.resolve(fn(event, context));
   return new Promise((resolve, reject) => {
-    const returned = fn(event, context, (error, result) => (error ? reject(error) : resolve(result)));
-    if (typeof returned === 'object' && returned !== null && typeof (returned as PromiseLike<unknown>).then === 'function') {
+    // A callback's error is whatever the user passed: reject with it as is, like Lambda reports it.
+    const returned = fn(event, context, (error, result) =>
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- user values pass through
+      error ? reject(error) : resolve(result),
+    );
+    if (
+      typeof returned === 'object' &&
+      returned !== null &&
+      typeof (returned as PromiseLike<unknown>).then === 'function'
+    ) {
       (returned as PromiseLike<unknown>).then(resolve, reject);
     }
   });
 }
 
-async function runFetch(target: FetchHandler, invocation: GuestInvocation, environment: InvocationEnvironment): Promise<GuestResponse> {
+async function runFetch(
+  target: FetchHandler,
+  invocation: GuestInvocation,
+  environment: InvocationEnvironment,
+): Promise<GuestResponse> {
   const { config, web } = environment;
   const payload = invocation.payload;
   let request: unknown;
   if (payload.kind === 'http') {
     const { method, url, headers, bodyBase64 } = payload.request;
-    const body = bodyBase64 === null || method === 'GET' || method === 'HEAD' ? null : base64ToBytes(bodyBase64);
+    const body =
+      bodyBase64 === null || method === 'GET' || method === 'HEAD' ? null : base64ToBytes(bodyBase64);
     request = new web.Request(url, { method, headers, body });
   } else {
     request = new web.Request(`https://${config.functionName}.strato.invalid/`, {

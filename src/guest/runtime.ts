@@ -31,7 +31,9 @@ const define = (name: string, value: unknown) =>
 define('console', capture.createConsole());
 define('self', globalThis);
 define('fetch', () =>
-  Promise.reject(new TypeError('fetch: outbound network is not enabled for this function (egress is denied by default)')),
+  Promise.reject(
+    new TypeError('fetch: outbound network is not enabled for this function (egress is denied by default)'),
+  ),
 );
 
 let config: GuestInitConfig | undefined;

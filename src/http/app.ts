@@ -24,12 +24,13 @@ let requestCounter = 0;
 
 /** The HTTP surface: control plane under /v1, the invoke gateway, the HTTP trigger under /fn. */
 export async function buildApp(deps: HttpDependencies): Promise<FastifyInstance> {
+  // Per-request access logs would cost more than an invoke; the platform logs at warn and above here.
+  const httpLogger: FastifyBaseLogger = deps.logger.child(
+    { component: 'http' },
+    { level: deps.logger.levelVal > 40 ? deps.logger.level : 'warn' },
+  );
   const app: FastifyInstance = Fastify({
-    // Per-request access logs would cost more than an invoke; the platform logs at warn and above here.
-    loggerInstance: deps.logger.child(
-      { component: 'http' },
-      { level: deps.logger.levelVal > 40 ? deps.logger.level : 'warn' },
-    ) as FastifyBaseLogger,
+    loggerInstance: httpLogger,
     bodyLimit: deps.maxBundleBytes,
     // Cheap, unique per process: request ids only correlate logs with responses.
     genReqId: () => `req-${(++requestCounter).toString(36)}`,
@@ -39,7 +40,11 @@ export async function buildApp(deps: HttpDependencies): Promise<FastifyInstance>
 
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new StratoError('ROUTE_NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`)),
+    sendError(
+      request,
+      reply,
+      new StratoError('ROUTE_NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
 
   app.get('/healthz', () => ({ status: 'ok' }));

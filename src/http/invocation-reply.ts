@@ -5,14 +5,27 @@ import type { InvocationResponse } from '../invoke/invoker.js';
 import { sendError } from './errors.js';
 
 /** Headers a function may not set: they belong to the connection, or are computed by the server. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+]);
 
 /**
  * Sends an invocation's outcome: the function's response on success; `FUNCTION_ERROR` (500) with the
  * function's error type, message and source-mapped stack when it threw; the platform codes for
  * timeout (504), memory limit (502) and a crashed sandbox (502).
  */
-export function sendInvocation(request: FastifyRequest, reply: FastifyReply, invocation: InvocationResponse): FastifyReply {
+export function sendInvocation(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  invocation: InvocationResponse,
+): FastifyReply {
   const { result } = invocation;
   void reply.header('x-strato-invocation-id', invocation.invocationId);
   void reply.header('x-strato-version', String(invocation.version.version));
@@ -20,7 +33,8 @@ export function sendInvocation(request: FastifyRequest, reply: FastifyReply, inv
   switch (result.outcome) {
     case 'success': {
       const response = result.response;
-      if (response.kind === 'json') return reply.code(200).header('content-type', 'application/json').send(response.json);
+      if (response.kind === 'json')
+        return reply.code(200).header('content-type', 'application/json').send(response.json);
       return sendHttpResponse(request, reply, response.response);
     }
     case 'error':
@@ -48,7 +62,11 @@ export function sendInvocation(request: FastifyRequest, reply: FastifyReply, inv
   }
 }
 
-function sendHttpResponse(request: FastifyRequest, reply: FastifyReply, response: HttpResponsePayload): FastifyReply {
+function sendHttpResponse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  response: HttpResponsePayload,
+): FastifyReply {
   try {
     reply.code(response.status);
     for (const [name, value] of response.headers) {
@@ -58,7 +76,10 @@ function sendHttpResponse(request: FastifyRequest, reply: FastifyReply, response
     return sendError(
       request,
       reply.removeHeader('content-type'),
-      new StratoError('INVALID_FUNCTION_RESPONSE', `the function returned an invalid response: ${(error as Error).message}`),
+      new StratoError(
+        'INVALID_FUNCTION_RESPONSE',
+        `the function returned an invalid response: ${(error as Error).message}`,
+      ),
     );
   }
   return reply.send(Buffer.from(response.bodyBase64, 'base64'));

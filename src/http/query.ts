@@ -13,7 +13,10 @@ export const timeParam = z.string().transform((value, ctx) => {
   if (ago !== undefined && /[a-z]$/.test(value)) return Date.now() - ago;
   const parsed = Date.parse(value);
   if (Number.isNaN(parsed)) {
-    ctx.addIssue({ code: 'custom', message: `not a time: ${value} (ISO date, epoch ms, or a duration like 10m)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `not a time: ${value} (ISO date, epoch ms, or a duration like 10m)`,
+    });
     return z.NEVER;
   }
   return parsed;

@@ -62,7 +62,11 @@ export class Invoker {
     const lease = await this.deps.scheduler.acquire(spec);
     const invocationId = randomUUID();
     const startedAt = new Date();
-    const request = { invocationId, payload: input.payload, deadline: startedAt.getTime() + version.config.timeoutMs };
+    const request = {
+      invocationId,
+      payload: input.payload,
+      deadline: startedAt.getTime() + version.config.timeoutMs,
+    };
     return new Promise<InvocationResponse>((resolve, reject) => {
       let responded = false;
       const respond = (result: InvokeResult) => {
@@ -79,15 +83,24 @@ export class Invoker {
         })
         .catch((error: unknown) => {
           lease.release();
-          this.deps.logger.error({ err: error, invocationId, functionName: version.functionName }, 'invoke failed');
-          if (!responded) reject(error instanceof StratoError ? error : new StratoError('INTERNAL', 'the invocation failed', { cause: error }));
+          this.deps.logger.error(
+            { err: error, invocationId, functionName: version.functionName },
+            'invoke failed',
+          );
+          if (!responded)
+            reject(
+              error instanceof StratoError
+                ? error
+                : new StratoError('INTERNAL', 'the invocation failed', { cause: error }),
+            );
         });
     });
   }
 
   private async loadCode(sha256: string): Promise<string> {
     const bytes = await this.deps.store.getArtifact(sha256);
-    if (bytes === undefined) throw new StratoError('ARTIFACT_NOT_FOUND', `artifact ${sha256} is missing from the store`);
+    if (bytes === undefined)
+      throw new StratoError('ARTIFACT_NOT_FOUND', `artifact ${sha256} is missing from the store`);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   }
 

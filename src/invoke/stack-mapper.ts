@@ -19,7 +19,10 @@ export class StackMapper {
     const traceMap = await this.load(sourceMapSha256);
     if (traceMap === undefined) return stack;
     return stack.replace(BUNDLE_FRAME, (frame, line: string, column: string) => {
-      const position = originalPositionFor(traceMap, { line: Number(line), column: Math.max(0, Number(column) - 1) });
+      const position = originalPositionFor(traceMap, {
+        line: Number(line),
+        column: Math.max(0, Number(column) - 1),
+      });
       if (position.source === null || position.line === null) return frame;
       return `${position.source}:${position.line}:${(position.column ?? 0) + 1}`;
     });

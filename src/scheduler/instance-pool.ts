@@ -166,7 +166,8 @@ export class Scheduler {
         continue;
       }
       // Prefer the most recently used instance: it is the warmest.
-      if (versionKey(pooled.spec) === key && (warm === undefined || pooled.lastUsedAt > warm.lastUsedAt)) warm = pooled;
+      if (versionKey(pooled.spec) === key && (warm === undefined || pooled.lastUsedAt > warm.lastUsedAt))
+        warm = pooled;
     }
     if (warm !== undefined) return this.lend(pool, warm, false);
     const now = Date.now();
@@ -225,7 +226,8 @@ export class Scheduler {
     const cutoff = Date.now() - this.options.keepAliveMs;
     for (const [name, pool] of this.pools) {
       for (const pooled of pool.instances) {
-        if (pooled.state === 'idle' && (pooled.lastUsedAt <= cutoff || pooled.instance.dead)) this.remove(pool, pooled);
+        if (pooled.state === 'idle' && (pooled.lastUsedAt <= cutoff || pooled.instance.dead))
+          this.remove(pool, pooled);
       }
       if (pool.instances.size === 0 && pool.waiters.length === 0 && pool.busy === 0) this.pools.delete(name);
     }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspect } from 'node:util';
-import { createWebIsolate, type WebIsolate } from './harness.js';
+import { createWebIsolate, runInNode, type WebIsolate } from './harness.js';
 
 let isolate: WebIsolate;
 beforeAll(async () => {
@@ -17,8 +17,7 @@ describe('structuredClone', () => {
     const guest = await isolate.run(
       `const v = (${builder})(); return __test.formatLogArgs([structuredClone(v)]);`,
     );
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same builder, run by Node
-    const value: unknown = new Function(`return (${builder})();`)();
+    const value = runInNode(`return (${builder})();`);
     expect(guest).toBe(inspect(structuredClone(value)));
   }
 
@@ -71,8 +70,7 @@ describe('structuredClone', () => {
           Object.getOwnPropertyNames(c).sort(), c instanceof Error]);
       }
       return results;`;
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same script, run by Node
-    const expected: unknown = new Function(script)();
+    const expected = runInNode(script);
     // The isolate's result comes back through JSON, so compare against Node's through JSON too.
     expect(await isolate.run(script)).toEqual(JSON.parse(JSON.stringify(expected)));
   });
@@ -85,8 +83,7 @@ describe('structuredClone', () => {
     ['a WeakMap', '() => new WeakMap()'],
   ])('throws DataCloneError for %s', async (_name, builder) => {
     const thrown = await isolate.thrown(`structuredClone((${builder})())`);
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same builder, run by Node
-    const value: unknown = new Function(`return (${builder})();`)();
+    const value = runInNode(`return (${builder})();`);
     let nodeMessage = '';
     try {
       structuredClone(value);

@@ -10,9 +10,8 @@ afterAll(() => isolate.dispose());
 /** Runs the same async function body in the isolate and in Node (with Node's Headers/Request/Response). */
 async function compareWithNode(body: string): Promise<void> {
   const guest = await isolate.run(body);
-  const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
-    ...args: string[]
-  ) => (...args: unknown[]) => Promise<unknown>;
+  const AsyncFunction = (Object.getPrototypeOf(async () => {}) as { constructor: unknown })
+    .constructor as new (...args: string[]) => (...args: unknown[]) => Promise<unknown>;
   const node = await new AsyncFunction('Headers', 'Request', 'Response', 'URLSearchParams', body)(
     Headers,
     Request,

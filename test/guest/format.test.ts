@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { format } from 'node:util';
-import { createWebIsolate, type WebIsolate } from './harness.js';
+import { createWebIsolate, runInNode, type WebIsolate } from './harness.js';
 
 let isolate: WebIsolate;
 beforeAll(async () => {
@@ -11,8 +11,7 @@ afterAll(() => isolate.dispose());
 /** Formats the arguments `argsSource` builds, in the isolate and with Node's util.format. */
 async function compareFormat(argsSource: string): Promise<void> {
   const guest = await isolate.run(`return __test.formatLogArgs(${argsSource});`);
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same arguments, built by Node
-  const args = new Function(`return ${argsSource};`)() as unknown[];
+  const args = runInNode(`return ${argsSource};`) as unknown[];
   expect(guest).toBe(format(...args));
 }
 

@@ -104,3 +104,13 @@ export async function createWebIsolate(options: { memoryLimitMb?: number } = {})
     },
   };
 }
+
+/**
+ * Runs the same source in the test process, so a test can compare the guest's result with what
+ * Node's own implementation gives for the same input.
+ */
+export function runInNode(functionBody: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- test code, written in the test file
+  const fn = new Function(functionBody) as () => unknown;
+  return fn();
+}

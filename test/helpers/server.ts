@@ -62,7 +62,13 @@ export async function invokeJson(
   name: string,
   event: unknown = {},
   options: { version?: string } = {},
-): Promise<{ status: number; body: unknown; cold: boolean; version: number | null; invocationId: string | null }> {
+): Promise<{
+  status: number;
+  body: unknown;
+  cold: boolean;
+  version: number | null;
+  invocationId: string | null;
+}> {
   const response = await client.invoke(name, JSON.stringify(event), options);
   let body: unknown = response.body;
   try {
@@ -70,7 +76,13 @@ export async function invokeJson(
   } catch {
     // not JSON: keep the text
   }
-  return { status: response.status, body, cold: response.cold, version: response.version, invocationId: response.invocationId };
+  return {
+    status: response.status,
+    body,
+    cold: response.cold,
+    version: response.version,
+    invocationId: response.invocationId,
+  };
 }
 
 let counter = 0;

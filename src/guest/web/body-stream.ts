@@ -46,7 +46,7 @@ export class BodyStream {
       try {
         return Promise.resolve(this.#next());
       } catch (error) {
-        return Promise.reject(error as Error);
+        return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
       }
     };
     return {

@@ -57,8 +57,9 @@ export class Event {
   #stopImmediate = false;
   #dispatching = false;
 
-  constructor(type: string, init: EventInit = {}) {
+  constructor(type: string, init: EventInit | null = {}) {
     if (arguments.length === 0) throw new TypeError('The "type" argument must be specified');
+    init ??= {};
     this.#type = String(type);
     this.#bubbles = Boolean(init.bubbles);
     this.#cancelable = Boolean(init.cancelable);

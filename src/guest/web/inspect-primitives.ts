@@ -2,7 +2,7 @@
  * Primitive and property-key rendering for inspect.ts, following Node's util.inspect (no colors):
  * quote choice, escape sequences, `-0`, bigint suffix, long multi-line strings split into `+` parts.
  */
-import { StringPrototypeCharCodeAt, StringPrototypeSlice } from './intrinsics.js';
+import { ObjectPrototypeToString, StringPrototypeCharCodeAt, StringPrototypeSlice } from './intrinsics.js';
 
 /** Node's `meta` table: how each escaped code unit is written. */
 function escapeOf(code: number): string {
@@ -100,9 +100,11 @@ export function formatPrimitive(value: unknown, ctx: PrimitiveContext): string {
       return value.toString();
     case 'boolean':
     case 'undefined':
+      return String(value);
     case 'object':
     case 'function':
-      return String(value);
+      // Objects never get here (inspect.ts formats them); kept for exhaustiveness.
+      return value === null ? 'null' : ObjectPrototypeToString(value);
   }
 }
 

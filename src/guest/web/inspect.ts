@@ -3,24 +3,12 @@
  * no getters evaluation). Layout lives in inspect-layout.ts, primitives in inspect-primitives.ts,
  * what each type shows in inspect-shape.ts and inspect-entries.ts.
  */
-import { formatError } from './inspect-error.js';
-import {
-  formatArray,
-  formatArrayBuffer,
-  formatMapEntries,
-  formatSetEntries,
-  formatTypedArray,
-  type Formatter,
-} from './inspect-entries.js';
-import {
-  ARRAY_EXTRAS_TYPE,
-  OBJECT_TYPE,
-  reduceToSingleString,
-  type LayoutContext,
-} from './inspect-layout.js';
+import { ARRAY_EXTRAS_TYPE, reduceToSingleString, type LayoutContext } from './inspect-layout.js';
 import { formatKey, formatPrimitive, type PrimitiveContext } from './inspect-primitives.js';
+import { describeShape } from './inspect-shape.js';
+import { getConstructorName, getPrefix } from './inspect-types.js';
 import { inspectSymbol } from './inspect-view.js';
-import { brand, getConstructorName, getPrefix } from './inspect-types.js';
+import { ReflectApply } from './intrinsics.js';
 
 export interface InspectOptions {
   /** @default 2 */
@@ -62,7 +50,11 @@ export function formatValue(ctx: InspectContext, value: unknown, recurseTimes: n
   const constructor = (value as { constructor?: { prototype?: unknown } }).constructor;
   if (typeof custom === 'function' && !(constructor && constructor.prototype === value)) {
     const depth = ctx.depth - recurseTimes;
-    const result: unknown = ReflectApply(custom, value, [depth, { depth, showHidden: ctx.showHidden }, inspect]);
+    const result: unknown = ReflectApply(custom, value, [
+      depth,
+      { depth, showHidden: ctx.showHidden },
+      inspect,
+    ]);
     if (result !== value) {
       if (typeof result !== 'string') return formatValue(ctx, result, recurseTimes);
       return result.replaceAll('\n', `\n${' '.repeat(ctx.indentationLvl)}`);

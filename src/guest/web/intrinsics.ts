@@ -12,7 +12,7 @@ const { call } = Function.prototype;
 export function uncurryThis<This, Args extends unknown[], Result>(
   method: (this: This, ...args: Args) => Result,
 ): (self: This, ...args: Args) => Result {
-  return call.bind(method) as unknown as (self: This, ...args: Args) => Result;
+  return call.bind(method) as (self: This, ...args: Args) => Result;
 }
 
 /** A built-in accessor's getter as a plain function of the receiver. */
@@ -37,20 +37,19 @@ export const ArrayPrototypeJoin = uncurryThis(Array.prototype.join) as (
   separator: string,
 ) => string;
 export const ArrayBufferPrototypeSlice = uncurryThis(ArrayBuffer.prototype.slice);
-export const ObjectPrototypeHasOwnProperty = uncurryThis(Object.prototype.hasOwnProperty) as (
-  object: unknown,
-  key: PropertyKey,
-) => boolean;
-export const ObjectPrototypeToString = uncurryThis(Object.prototype.toString) as (value: unknown) => string;
-export const FunctionPrototypeToString = uncurryThis(Function.prototype.toString) as (fn: unknown) => string;
+export const ObjectPrototypeHasOwnProperty = uncurryThis<unknown, [PropertyKey], boolean>(
+  Object.prototype.hasOwnProperty,
+);
+export const ObjectPrototypeToString = uncurryThis<unknown, [], string>(Object.prototype.toString);
+export const FunctionPrototypeToString = uncurryThis<unknown, [], string>(Function.prototype.toString);
 
 // Brand checks: each throws a TypeError when the receiver is not of its type.
-export const DatePrototypeGetTime = uncurryThis(Date.prototype.getTime) as (date: unknown) => number;
-export const NumberPrototypeValueOf = uncurryThis(Number.prototype.valueOf) as (value: unknown) => number;
-export const StringPrototypeValueOf = uncurryThis(String.prototype.valueOf) as (value: unknown) => string;
-export const BooleanPrototypeValueOf = uncurryThis(Boolean.prototype.valueOf) as (value: unknown) => boolean;
-export const BigIntPrototypeValueOf = uncurryThis(BigInt.prototype.valueOf) as (value: unknown) => bigint;
-export const SymbolPrototypeValueOf = uncurryThis(Symbol.prototype.valueOf) as (value: unknown) => symbol;
+export const DatePrototypeGetTime = uncurryThis<unknown, [], number>(Date.prototype.getTime);
+export const NumberPrototypeValueOf = uncurryThis<unknown, [], number>(Number.prototype.valueOf);
+export const StringPrototypeValueOf = uncurryThis<unknown, [], string>(String.prototype.valueOf);
+export const BooleanPrototypeValueOf = uncurryThis<unknown, [], boolean>(Boolean.prototype.valueOf);
+export const BigIntPrototypeValueOf = uncurryThis<unknown, [], bigint>(BigInt.prototype.valueOf);
+export const SymbolPrototypeValueOf = uncurryThis<unknown, [], symbol>(Symbol.prototype.valueOf);
 export const WeakMapPrototypeHas = uncurryThis(WeakMap.prototype.has) as (
   map: unknown,
   key: object,
@@ -59,6 +58,11 @@ export const WeakSetPrototypeHas = uncurryThis(WeakSet.prototype.has) as (
   set: unknown,
   key: object,
 ) => boolean;
+export const DatePrototypeToISOString = uncurryThis<unknown, [], string>(Date.prototype.toISOString);
+export const RegExpPrototypeToString = uncurryThis<unknown, [], string>(RegExp.prototype.toString);
+export const ObjectPrototypePropertyIsEnumerable = uncurryThis<unknown, [PropertyKey], boolean>(
+  Object.prototype.propertyIsEnumerable,
+);
 export const MapPrototypeGetSize = getter<number>(Map.prototype, 'size');
 export const SetPrototypeGetSize = getter<number>(Set.prototype, 'size');
 export const RegExpPrototypeGetSource = getter<string>(RegExp.prototype, 'source');
@@ -108,7 +112,7 @@ export function viewBytes(source: ArrayBuffer | ArrayBufferView): Uint8Array {
       DataViewPrototypeGetByteLength(view),
     );
   }
-  return new Uint8Array(source as ArrayBuffer);
+  return new Uint8Array(source);
 }
 
 /** A fresh copy of the bytes, detached from whatever buffer the caller still holds. */

@@ -31,6 +31,11 @@ function normalizeMethod(method: unknown): string {
   return normalizedMethods.includes(upper) ? upper : text;
 }
 
+/** The URL string of a Request's input (a string, a URL, or anything with a useful toString). */
+function urlString(input: unknown): string {
+  return input instanceof URL ? input.href : String(input);
+}
+
 function parseRequestUrl(input: string): string {
   let url: URL;
   try {
@@ -63,7 +68,7 @@ export class Request extends Body {
     super();
     if (arguments.length === 0) throw new TypeError('The "input" argument must be specified');
     const source = input instanceof Request ? input : undefined;
-    this.#url = source ? source.url : parseRequestUrl(String(input as URL | string));
+    this.#url = source ? source.url : parseRequestUrl(urlString(input));
     this.#method = init.method !== undefined ? normalizeMethod(init.method) : (source?.method ?? 'GET');
     this.#headers = new Headers(init.headers ?? source?.headers);
     this.#signal = followingSignal(init.signal !== undefined ? init.signal : source?.signal);

@@ -120,6 +120,7 @@ export class Response extends Body {
     const copy = new Response(null, { status: 200, statusText: this.#statusText, headers: this.#headers });
     copy.#status = this.#status;
     copy.#type = this.#type;
+    if (this.#type === 'error') freezeHeaders(copy.#headers);
     cloneBody(this, copy);
     return copy;
   }

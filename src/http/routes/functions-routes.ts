@@ -1,6 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { createBodySchema, deployBodySchema, functionNameSchema, functionSettingsSchema } from '../../config/function-manifest.js';
+import {
+  createBodySchema,
+  deployBodySchema,
+  functionNameSchema,
+  functionSettingsSchema,
+} from '../../config/function-manifest.js';
 import type { FunctionService } from '../../control/function-service.js';
 import type { Scheduler } from '../../scheduler/instance-pool.js';
 import { parseWith } from '../errors.js';
@@ -10,7 +15,11 @@ const nameParams = z.strictObject({ name: functionNameSchema });
 const versionParams = z.strictObject({ name: functionNameSchema, version: z.coerce.number().int().min(1) });
 
 /** The control-plane API for functions and their versions. */
-export function registerFunctionRoutes(app: FastifyInstance, functions: FunctionService, scheduler: Scheduler): void {
+export function registerFunctionRoutes(
+  app: FastifyInstance,
+  functions: FunctionService,
+  scheduler: Scheduler,
+): void {
   app.post('/v1/functions', async (request, reply) => {
     const body = parseWith(createBodySchema, request.body, 'function');
     const view = await functions.deploy(body.name, body, 'create');

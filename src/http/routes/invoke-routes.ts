@@ -11,11 +11,17 @@ import { sendInvocation } from '../invocation-reply.js';
  * `ANY /fn/:name[@qualifier]/*`. Bodies arrive as raw bytes whatever their content type (curl -d sends
  * form-urlencoded), capped at the payload limit before they are buffered whole.
  */
-export async function registerInvokeRoutes(app: FastifyInstance, invoker: Invoker, maxPayloadBytes: number): Promise<void> {
+export async function registerInvokeRoutes(
+  app: FastifyInstance,
+  invoker: Invoker,
+  maxPayloadBytes: number,
+): Promise<void> {
   await app.register((scope, _options, done) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxPayloadBytes }, (_request, body, parsed) =>
-      parsed(null, body),
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: maxPayloadBytes },
+      (_request, body, parsed) => parsed(null, body),
     );
 
     scope.post('/v1/functions/:name/invoke', async (request, reply) => {
@@ -76,7 +82,8 @@ function toHttpPayload(request: FastifyRequest, prefix: string): HttpRequestPayl
   const headers: Array<[string, string]> = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) headers.push([rawHeaders[i]!, rawHeaders[i + 1]!]);
   headers.push(['x-forwarded-prefix', prefix]);
-  const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body.toString('base64') : null;
+  const body =
+    Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body.toString('base64') : null;
   return {
     method: request.method,
     url: `${request.protocol}://${request.host}${path}`,

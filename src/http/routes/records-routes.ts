@@ -27,8 +27,13 @@ export function registerRecordRoutes(app: FastifyInstance, store: Store): void {
   app.get('/v1/invocations/:id', async (request) => {
     const { id } = parseWith(z.strictObject({ id: z.string().max(64) }), request.params, 'path');
     const invocation = await store.getInvocation(id);
-    if (invocation === undefined) throw new StratoError('INVOCATION_NOT_FOUND', `invocation '${id}' does not exist`);
-    const logs = await store.listLogs({ functionName: invocation.functionName, invocationId: id, limit: 10_000 });
+    if (invocation === undefined)
+      throw new StratoError('INVOCATION_NOT_FOUND', `invocation '${id}' does not exist`);
+    const logs = await store.listLogs({
+      functionName: invocation.functionName,
+      invocationId: id,
+      limit: 10_000,
+    });
     return { invocation, logs };
   });
 

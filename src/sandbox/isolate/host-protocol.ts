@@ -28,7 +28,21 @@ export type GatewayToHost =
 export type HostToGateway =
   | { t: 'ready'; pid: number }
   /** The response of an invocation. `settled: false`: `waitUntil` work goes on; a `settled` message follows. */
-  | { t: 'result'; invocationId: string; instanceId: string; result: InvokeResult; settled: boolean; instanceDead: boolean }
-  | { t: 'settled'; invocationId: string; instanceId: string; logs: CapturedLogs; instanceDead: boolean; durationMs: number }
+  | {
+      t: 'result';
+      invocationId: string;
+      instanceId: string;
+      result: InvokeResult;
+      settled: boolean;
+      instanceDead: boolean;
+    }
+  | {
+      t: 'settled';
+      invocationId: string;
+      instanceId: string;
+      logs: CapturedLogs;
+      instanceDead: boolean;
+      durationMs: number;
+    }
   /** An instance ended outside an invocation (memory limit hit by a timer, say). */
   | { t: 'instance-dead'; instanceId: string; reason: FunctionErrorInfo };

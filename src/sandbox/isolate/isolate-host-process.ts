@@ -5,7 +5,12 @@ import type { Logger } from 'pino';
 import type { GatewayToHost, HostToGateway } from './host-protocol.js';
 
 /** Signs in a dying host's stderr that V8 aborted on a heap out-of-memory. */
-const HEAP_OOM_MARKERS = [/is_heap_oom = 1/, /heap out of memory/i, /Fatal process out of memory/i, /CALL_AND_RETRY_LAST/];
+const HEAP_OOM_MARKERS = [
+  /is_heap_oom = 1/,
+  /heap out of memory/i,
+  /Fatal process out of memory/i,
+  /CALL_AND_RETRY_LAST/,
+];
 const STDERR_TAIL_BYTES = 16 * 1024;
 
 export interface HostExit {
@@ -100,9 +105,15 @@ export class IsolateHostProcess {
           heapOutOfMemory: HEAP_OOM_MARKERS.some((marker) => marker.test(this.stderrTail)),
           stderrTail: this.stderrTail,
         };
-        if (!ready) reject(new Error(`isolate host ${this.index} exited during start: ${this.stderrTail.slice(-2000)}`));
+        if (!ready)
+          reject(
+            new Error(`isolate host ${this.index} exited during start: ${this.stderrTail.slice(-2000)}`),
+          );
         if (this.stopping) return;
-        this.logger.warn({ host: this.index, code, signal, heapOutOfMemory: exit.heapOutOfMemory }, 'isolate host exited');
+        this.logger.warn(
+          { host: this.index, code, signal, heapOutOfMemory: exit.heapOutOfMemory },
+          'isolate host exited',
+        );
         this.events.onExit(exit);
       });
       child.send({ t: 'configure', runtimeSource: this.runtimeSource } satisfies GatewayToHost);

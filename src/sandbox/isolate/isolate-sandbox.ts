@@ -86,12 +86,18 @@ export class IsolateSandbox implements Sandbox {
   }
 
   /** @internal used by instance handles */
-  async invokeOn(instance: IsolateInstanceHandle, request: InvokeRequest, options?: InvokeOptions): Promise<InvokeResult> {
+  async invokeOn(
+    instance: IsolateInstanceHandle,
+    request: InvokeRequest,
+    options?: InvokeOptions,
+  ): Promise<InvokeResult> {
     try {
       await instance.started;
     } catch (error) {
       instance.markDead();
-      return crashResult(`the instance could not start: ${error instanceof Error ? error.message : String(error)}`);
+      return crashResult(
+        `the instance could not start: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     if (instance.dead) return crashResult('the instance is gone');
     return new Promise<InvokeResult>((resolve) => {
@@ -200,7 +206,9 @@ export class IsolateSandbox implements Sandbox {
     for (const instance of this.instances.values()) {
       if (instance.hostIndex === hostIndex) instance.markDead();
     }
-    const inFlight = [...this.pending.entries()].filter(([, pending]) => pending.instance.hostIndex === hostIndex);
+    const inFlight = [...this.pending.entries()].filter(
+      ([, pending]) => pending.instance.hostIndex === hostIndex,
+    );
     for (const [invocationId, pending] of inFlight) {
       this.pending.delete(invocationId);
       const culprit = exit.heapOutOfMemory && inFlight.length === 1;

@@ -1,4 +1,4 @@
-import ivm from 'isolated-vm';
+import type ivm from 'isolated-vm';
 
 /** isolated-vm sets these on the script at run time; its typings leave them out. */
 type CompiledScript = ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean };
@@ -51,7 +51,9 @@ export function cleanGuestStack(stack: string | undefined): string | undefined {
     .split('\n')
     .filter((line) => !line.includes('strato:runtime.js'))
     .join('\n')
-    .replace(/function\.js:1:(\d+)/g, (_frame, column: string) =>
-      `function.js:1:${Math.max(1, Number(column) - MODULE_WRAPPER_PREFIX.length)}`,
+    .replace(
+      /function\.js:1:(\d+)/g,
+      (_frame, column: string) =>
+        `function.js:1:${Math.max(1, Number(column) - MODULE_WRAPPER_PREFIX.length)}`,
     );
 }

@@ -62,7 +62,14 @@ function handle(message: GatewayToHost): void {
         const error = { type: 'SandboxCrashed', message: 'the instance is gone', stack: undefined };
         const logs = { logs: [], logBytes: 0, logTruncated: false, durationMs: 0, initDurationMs: 0 };
         const result = { ...logs, outcome: 'crashed' as const, error };
-        send({ t: 'result', invocationId: message.request.invocationId, instanceId: message.instanceId, result, settled: true, instanceDead: true });
+        send({
+          t: 'result',
+          invocationId: message.request.invocationId,
+          instanceId: message.instanceId,
+          result,
+          settled: true,
+          instanceDead: true,
+        });
         return;
       }
       void entry.started.then(() => entry.instance.invoke(message.request));

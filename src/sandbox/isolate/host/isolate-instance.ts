@@ -53,7 +53,8 @@ export class IsolateInstance {
   private running: RunningInvocation | undefined;
   private heavy = false;
   private dead = false;
-  private pendingInit: { durationMs: number; logs: CapturedLogs; error: FunctionErrorInfo | null } | undefined;
+  private pendingInit:
+    { durationMs: number; logs: CapturedLogs; error: FunctionErrorInfo | null } | undefined;
 
   constructor(
     private readonly options: InstanceOptions,
@@ -79,19 +80,32 @@ export class IsolateInstance {
           new ivm.Callback((id: number) => this.clearTimer(id)),
           new ivm.Callback(webHostBindings.randomBytes),
           new ivm.Callback(webHostBindings.parseUrl),
-          new ivm.Callback((invocationId: string, resultJson: string) => this.complete(invocationId, resultJson)),
+          new ivm.Callback((invocationId: string, resultJson: string) =>
+            this.complete(invocationId, resultJson),
+          ),
         ],
       );
       runtime.compile(isolate).runSync(context, { release: true });
-      const runtimeRef = context.global.getSync('__strato_runtime', { reference: true }) as ivm.Reference<Record<string, unknown>>;
-      const loadRef = runtimeRef.getSync('load', { reference: true }) as ivm.Reference<(json: string) => string>;
-      this.invokeRef = runtimeRef.getSync('invoke', { reference: true }) as ivm.Reference<(json: string) => void>;
-      this.fireTimerRef = runtimeRef.getSync('fireTimer', { reference: true }) as ivm.Reference<(id: number) => void>;
+      const runtimeRef = context.global.getSync('__strato_runtime', { reference: true }) as ivm.Reference<
+        Record<string, unknown>
+      >;
+      const loadRef = runtimeRef.getSync('load', { reference: true }) as ivm.Reference<
+        (json: string) => string
+      >;
+      this.invokeRef = runtimeRef.getSync('invoke', { reference: true }) as ivm.Reference<
+        (json: string) => void
+      >;
+      this.fireTimerRef = runtimeRef.getSync('fireTimer', { reference: true }) as ivm.Reference<
+        (id: number) => void
+      >;
       runtimeRef.release();
       context.global.deleteSync('__strato_runtime');
       code.compile(isolate).runSync(context, { release: true, timeout: timeoutMs });
       // Module initialisation is user code of unknown cost: run it off the event loop.
-      const initJson = await loadRef.apply(undefined, [JSON.stringify(config)], { timeout: timeoutMs, result: { copy: true } });
+      const initJson = await loadRef.apply(undefined, [JSON.stringify(config)], {
+        timeout: timeoutMs,
+        result: { copy: true },
+      });
       loadRef.release();
       const init = JSON.parse(initJson) as GuestInitResult;
       this.pendingInit = {
@@ -126,8 +140,18 @@ export class IsolateInstance {
     this.running = running;
     if (init?.error) {
       this.dead = true;
-      const outcome = init.error.type === 'OutOfMemory' ? 'out_of_memory' : init.error.type === 'Timeout' ? 'timeout' : 'error';
-      this.finish(running, { outcome, error: init.error, phase: 'init', logs: { lines: [], bytes: 0, truncated: false } });
+      const outcome =
+        init.error.type === 'OutOfMemory'
+          ? 'out_of_memory'
+          : init.error.type === 'Timeout'
+            ? 'timeout'
+            : 'error';
+      this.finish(running, {
+        outcome,
+        error: init.error,
+        phase: 'init',
+        logs: { lines: [], bytes: 0, truncated: false },
+      });
       this.dispose();
       return;
     }
@@ -147,10 +171,16 @@ export class IsolateInstance {
   }
 
   /** Calls into the guest; synchronous unless the instance has proven CPU-heavy. */
-  private callIn(ref: ivm.Reference<(arg: never) => void> | undefined, arg: string | number, timeoutMs: number): void {
+  private callIn(
+    ref: ivm.Reference<(arg: never) => void> | undefined,
+    arg: string | number,
+    timeoutMs: number,
+  ): void {
     if (ref === undefined || this.dead) return;
     if (this.heavy) {
-      (ref as GuestFunction).apply(undefined, [arg], { timeout: timeoutMs }).catch((error: unknown) => this.onCallFailure(error));
+      (ref as GuestFunction)
+        .apply(undefined, [arg], { timeout: timeoutMs })
+        .catch((error: unknown) => this.onCallFailure(error));
       return;
     }
     const startedAt = performance.now();
@@ -190,7 +220,11 @@ export class IsolateInstance {
     if (running.responded) {
       this.running = undefined;
       clearTimeout(running.deadlineTimer);
-      this.events.onSettled(invocationId, { lines: [], bytes: 0, truncated: false }, performance.now() - running.startedAt);
+      this.events.onSettled(
+        invocationId,
+        { lines: [], bytes: 0, truncated: false },
+        performance.now() - running.startedAt,
+      );
       return;
     }
     this.finish(running, { outcome, error, logs: { lines: [], bytes: 0, truncated: false } });
@@ -204,7 +238,11 @@ export class IsolateInstance {
       case 'success':
         if (!result.settled) {
           running.responded = true;
-          this.events.onResult(invocationId, this.toResult(running, { outcome: 'success', response: result.response, logs: result.logs }), false);
+          this.events.onResult(
+            invocationId,
+            this.toResult(running, { outcome: 'success', response: result.response, logs: result.logs }),
+            false,
+          );
           return;
         }
         this.finish(running, { outcome: 'success', response: result.response, logs: result.logs });
@@ -267,12 +305,16 @@ export class IsolateInstance {
     if (this.dead || typeof id !== 'number') return;
     const existing = this.timers.get(id);
     if (existing !== undefined) clearTimeout(existing);
-    const timer = setTimeout(() => {
-      this.timers.delete(id);
-      const running = this.running;
-      const timeoutMs = running === undefined ? this.options.timeoutMs : Math.max(1, running.deadline - Date.now());
-      this.callIn(this.fireTimerRef, id, timeoutMs);
-    }, Math.max(0, Math.min(Number(delayMs) || 0, 2_147_483_647)));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(id);
+        const running = this.running;
+        const timeoutMs =
+          running === undefined ? this.options.timeoutMs : Math.max(1, running.deadline - Date.now());
+        this.callIn(this.fireTimerRef, id, timeoutMs);
+      },
+      Math.max(0, Math.min(Number(delayMs) || 0, 2_147_483_647)),
+    );
     this.timers.set(id, timer);
   }
 
@@ -285,7 +327,11 @@ export class IsolateInstance {
 }
 
 type FinishInput =
-  | { outcome: 'success'; response: Extract<InvokeResult, { outcome: 'success' }>['response']; logs: CapturedLogs }
+  | {
+      outcome: 'success';
+      response: Extract<InvokeResult, { outcome: 'success' }>['response'];
+      logs: CapturedLogs;
+    }
   | { outcome: 'error'; error: FunctionErrorInfo; phase: 'init' | 'invoke'; logs: CapturedLogs }
   | { outcome: Outcome; error: FunctionErrorInfo; logs: CapturedLogs };
 
@@ -300,7 +346,11 @@ function mergeLogs(first: CapturedLogs, second: CapturedLogs): CapturedLogs {
 function describeFailure(outcome: Outcome, error: unknown, timeoutMs: number): FunctionErrorInfo {
   switch (outcome) {
     case 'timeout':
-      return { type: 'Timeout', message: `the function did not finish within its timeout of ${timeoutMs} ms`, stack: undefined };
+      return {
+        type: 'Timeout',
+        message: `the function did not finish within its timeout of ${timeoutMs} ms`,
+        stack: undefined,
+      };
     case 'out_of_memory':
       return { type: 'OutOfMemory', message: 'the function exceeded its memory limit', stack: undefined };
     case 'crashed':
