@@ -1,5 +1,8 @@
 import { formatLogArgs } from './web/format.js';
 
+/** Captured before user code runs: a function may replace JSON.stringify for itself, not for us. */
+const stringify = JSON.stringify;
+
 export type GuestLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface CapturedLogs {
@@ -42,6 +45,12 @@ export class ConsoleCapture {
     this.keptBytes = 0;
     this.truncated = false;
     return taken;
+  }
+
+  /** `take()` as JSON, or '' when nothing was printed (the common case costs nothing to send). */
+  takeJson(): string {
+    if (this.lines.length === 0 && !this.truncated) return '';
+    return stringify(this.take());
   }
 
   write(level: GuestLogLevel, args: unknown[]): void {

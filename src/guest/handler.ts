@@ -1,4 +1,5 @@
-import type { GuestInitConfig, GuestInvocation, GuestResponse } from './protocol.js';
+import type { HttpResponsePayload, InvokePayload } from '../core/sandbox.js';
+import type { GuestInitConfig } from './protocol.js';
 import type { WebGlobals } from './web-globals.js';
 import { base64ToBytes, bytesToBase64, type Utf8 } from './bytes.js';
 import { fromApiGatewayResult, toApiGatewayEvent } from './api-gateway.js';
@@ -11,6 +12,16 @@ type LambdaHandler = (
 interface FetchHandler {
   fetch(request: unknown, env: unknown, ctx: unknown): unknown;
 }
+
+/** One invocation as the runtime hands it to a handler adapter. */
+export interface GuestInvocation {
+  invocationId: string;
+  payload: InvokePayload;
+  /** Epoch ms. */
+  deadline: number;
+}
+
+export type GuestResponse = { kind: 'json'; json: string } | { kind: 'http'; response: HttpResponsePayload };
 
 export type ResolvedHandler = { kind: 'lambda'; fn: LambdaHandler } | { kind: 'fetch'; target: FetchHandler };
 

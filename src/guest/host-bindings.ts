@@ -1,3 +1,5 @@
+import type { GuestCompletionStatus, GuestResponseKind } from './protocol.js';
+
 /**
  * The functions the host puts on `globalThis.__strato_host` before the guest runtime runs. The runtime
  * captures them in closures and deletes the global, so user code never sees them. Every argument and
@@ -12,8 +14,14 @@ export interface HostBindings {
   randomBytes(length: number): ArrayBuffer;
   /** WHATWG URL parsing by the host's URL implementation; null when the input is not a valid URL. */
   parseUrl(input: string, base: string | undefined): UrlRecord | null;
-  /** Hands a finished invocation's result (JSON of GuestResult) to the host. */
-  complete(invocationId: string, resultJson: string): void;
+  /** Hands an invocation's outcome to the host (see GuestCompletionStatus for the arguments). */
+  complete(
+    invocationId: string,
+    status: GuestCompletionStatus,
+    responseKind: GuestResponseKind,
+    body: string,
+    logsJson: string,
+  ): void;
 }
 
 /** The components of a parsed URL, as WHATWG URL getters return them. */

@@ -1,8 +1,6 @@
-import type { HttpRequestPayload, HttpResponsePayload, InvokePayload } from '../core/sandbox.js';
 import type { FunctionErrorInfo } from '../core/invocation.js';
-import type { CapturedLogs } from './console-capture.js';
 
-/** Set once per instance, before the first invocation. */
+/** Set once per instance, before the function's module runs. */
 export interface GuestInitConfig {
   functionName: string;
   version: number;
@@ -12,28 +10,26 @@ export interface GuestInitConfig {
 }
 
 export type GuestInitResult =
-  | { ok: true; handlerKind: HandlerKind; logs: CapturedLogs }
-  | { ok: false; error: FunctionErrorInfo; logs: CapturedLogs };
+  | { ok: true; handlerKind: HandlerKind; logsJson: string }
+  | { ok: false; error: FunctionErrorInfo; logsJson: string };
 
 export type HandlerKind = 'lambda' | 'fetch';
 
-/** One invocation as the host hands it to the guest runtime. */
-export interface GuestInvocation {
-  invocationId: string;
-  payload: InvokePayload;
-  /** Epoch ms. */
-  deadline: number;
-}
-
-export type GuestResponse = { kind: 'json'; json: string } | { kind: 'http'; response: HttpResponsePayload };
+/**
+ * How an invocation reached the guest, in `invoke(invocationId, kind, payload, deadline)`:
+ * 'event' → payload is the event's JSON text; 'http' → payload is JSON of an HttpRequestPayload.
+ * Primitive arguments cross the isolate boundary without a JSON round trip of their own.
+ */
+export type GuestPayloadKind = 'event' | 'http';
 
 /**
- * What the guest reports through `HostBindings.complete`. `settled: false` means the response is
- * ready but `ctx.waitUntil` work is still running; a second report with `settled: true` follows.
+ * How an invocation ended, in `complete(invocationId, status, responseKind, body, logsJson)`:
+ * - 'ok': settled with a response; responseKind 'json' (body = the result's JSON text) or 'http'
+ *   (body = JSON of an HttpResponsePayload).
+ * - 'ok-pending': the same, but `ctx.waitUntil` work goes on; a 'late' completion follows.
+ * - 'error': the handler failed; body = JSON of FunctionErrorInfo.
+ * - 'late': the `waitUntil` work after an 'ok-pending' settled; body is empty.
+ * logsJson is JSON of CapturedLogs, or '' when the invocation printed nothing.
  */
-export type GuestResult =
-  | { settled: boolean; outcome: 'success'; response: GuestResponse; logs: CapturedLogs }
-  | { settled: true; outcome: 'error'; error: FunctionErrorInfo; logs: CapturedLogs }
-  | { settled: true; outcome: 'late'; logs: CapturedLogs };
-
-export type { HttpRequestPayload };
+export type GuestCompletionStatus = 'ok' | 'ok-pending' | 'error' | 'late';
+export type GuestResponseKind = 'json' | 'http' | '';

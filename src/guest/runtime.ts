@@ -3,14 +3,27 @@
  * Web APIs, timers and console, then exposes `__strato_runtime` for the host to take references to
  * (the host deletes the global before any user code runs).
  */
+import type { HttpRequestPayload } from '../core/sandbox.js';
 import type { HostBindings } from './host-bindings.js';
-import type { GuestInitConfig, GuestInitResult, GuestInvocation, GuestResult } from './protocol.js';
+import type {
+  GuestCompletionStatus,
+  GuestInitConfig,
+  GuestInitResult,
+  GuestPayloadKind,
+  GuestResponseKind,
+} from './protocol.js';
 import { installWebApis } from './web/install.js';
 import { captureWebGlobals } from './web-globals.js';
 import { createUtf8 } from './bytes.js';
 import { GuestTimers } from './timers.js';
 import { ConsoleCapture } from './console-capture.js';
-import { resolveHandler, runHandler, type ResolvedHandler } from './handler.js';
+import {
+  resolveHandler,
+  runHandler,
+  type GuestInvocation,
+  type GuestResponse,
+  type ResolvedHandler,
+} from './handler.js';
 import { toErrorInfo } from './errors.js';
 
 const global = globalThis as unknown as Record<string, unknown>;
@@ -25,6 +38,7 @@ timers.install(global);
 const capture = new ConsoleCapture(256 * 1024);
 const stringify = JSON.stringify;
 const parse = JSON.parse;
+const complete = host.complete;
 
 const define = (name: string, value: unknown) =>
   Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
@@ -58,41 +72,47 @@ function load(configJson: string): string {
     };
     (loader as (...args: unknown[]) => unknown).call(module.exports, module, module.exports, require);
     handler = resolveHandler(module.exports);
-    result = { ok: true, handlerKind: handler.kind, logs: capture.take() };
+    result = { ok: true, handlerKind: handler.kind, logsJson: capture.takeJson() };
   } catch (error) {
-    result = { ok: false, error: toErrorInfo(error), logs: capture.take() };
+    result = { ok: false, error: toErrorInfo(error), logsJson: capture.takeJson() };
   }
   return stringify(result);
 }
 
-function report(invocationId: string, result: GuestResult): void {
-  host.complete(invocationId, stringify(result));
+function responseArguments(response: GuestResponse): [GuestResponseKind, string] {
+  return response.kind === 'json' ? ['json', response.json] : ['http', stringify(response.response)];
 }
 
-/** Starts one invocation; the result arrives through `host.complete`, possibly after timers fire. */
-function invoke(invocationJson: string): void {
-  const invocation = parse(invocationJson) as GuestInvocation;
-  const id = invocation.invocationId;
+/** Starts one invocation; the outcome arrives through `host.complete`, possibly after timers fire. */
+function invoke(invocationId: string, kind: GuestPayloadKind, payload: string, deadline: number): void {
   const pending: Array<Promise<unknown>> = [];
   let responded = false;
   let settled = false;
-  const settle = (result: GuestResult) => {
+  const settle = (status: GuestCompletionStatus, responseKind: GuestResponseKind, body: string) => {
     if (settled) return;
     settled = true;
     failCurrent = undefined;
     timers.clearAll();
-    report(id, result);
+    complete(invocationId, status, responseKind, body, capture.takeJson());
   };
-  failCurrent = (error: unknown) =>
-    settle(responded ? { settled: true, outcome: 'late', logs: capture.take() } : failure(error));
-  const failure = (error: unknown): GuestResult => ({
-    settled: true,
-    outcome: 'error',
-    error: toErrorInfo(error),
-    logs: capture.take(),
-  });
+  const fail = (error: unknown) => settle('error', '', stringify(toErrorInfo(error)));
+  failCurrent = (error: unknown) => (responded ? settle('late', '', '') : fail(error));
   if (handler === undefined || config === undefined) {
-    settle(failure(new Error('instance not loaded')));
+    fail(new Error('instance not loaded'));
+    return;
+  }
+  let invocation: GuestInvocation;
+  try {
+    invocation = {
+      invocationId,
+      payload:
+        kind === 'event'
+          ? { kind: 'event', eventJson: payload }
+          : { kind: 'http', request: parse(payload) as HttpRequestPayload },
+      deadline,
+    };
+  } catch (error) {
+    fail(error);
     return;
   }
   const environment = {
@@ -101,19 +121,19 @@ function invoke(invocationJson: string): void {
     utf8,
     waitUntil: (promise: unknown) => void pending.push(Promise.resolve(promise)),
   };
-  runHandler(handler, invocation, environment).then(
-    (response) => {
+  runHandler(handler, invocation, environment)
+    .then((response) => {
       if (settled) return;
+      const [responseKind, body] = responseArguments(response);
       if (pending.length === 0) {
-        settle({ settled: true, outcome: 'success', response, logs: capture.take() });
+        settle('ok', responseKind, body);
         return;
       }
       responded = true;
-      report(id, { settled: false, outcome: 'success', response, logs: capture.take() });
-      void drain(pending).then(() => settle({ settled: true, outcome: 'late', logs: capture.take() }));
-    },
-    (error: unknown) => settle(failure(error)),
-  );
+      complete(invocationId, 'ok-pending', responseKind, body, capture.takeJson());
+      void drain(pending).then(() => settle('late', '', ''));
+    })
+    .catch(fail);
 }
 
 /** Host timer callback. A throwing timer callback fails the invocation, as an uncaught exception would. */
@@ -133,8 +153,4 @@ async function drain(pending: Array<Promise<unknown>>): Promise<void> {
   }
 }
 
-define('__strato_runtime', {
-  load,
-  invoke,
-  fireTimer,
-});
+define('__strato_runtime', { load, invoke, fireTimer });

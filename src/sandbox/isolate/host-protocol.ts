@@ -1,10 +1,9 @@
-import type { FunctionErrorInfo } from '../../core/invocation.js';
-import type { InvokeRequest, InvokeResult } from '../../core/sandbox.js';
-import type { CapturedLogs } from '../../guest/console-capture.js';
+import type { GuestCompletionStatus, GuestPayloadKind, GuestResponseKind } from '../../guest/protocol.js';
 
 /**
- * Messages between the gateway process and an isolate host process (Node IPC, JSON). Both ends are
- * ours and start from the same build, so messages are typed, not validated.
+ * Messages between the gateway process and an isolate host process (Node IPC, JSON, batched per tick).
+ * Both ends are ours and start from the same build, so messages are typed, not validated. Payloads stay
+ * the strings the guest produced (result JSON, logs JSON) so the host never parses or re-serialises them.
  */
 export type GatewayToHost =
   | { t: 'configure'; runtimeSource: string }
@@ -21,28 +20,43 @@ export type GatewayToHost =
       env: Record<string, string>;
       logLimitBytes: number;
     }
-  | { t: 'invoke'; instanceId: string; request: InvokeRequest }
+  | {
+      t: 'invoke';
+      instanceId: string;
+      invocationId: string;
+      kind: GuestPayloadKind;
+      /** Event JSON, or JSON of an HttpRequestPayload. */
+      payload: string;
+      /** Epoch ms. */
+      deadline: number;
+    }
   | { t: 'dispose'; instanceId: string }
   | { t: 'forget-code'; codeSha256: string };
 
+/** How an invocation ended, as the host saw it: the guest's statuses plus the host's own verdicts. */
+export type HostCompletionStatus = GuestCompletionStatus | 'timeout' | 'out_of_memory' | 'crashed';
+
+export interface HostCompletion {
+  t: 'result';
+  invocationId: string;
+  instanceId: string;
+  status: HostCompletionStatus;
+  responseKind: GuestResponseKind;
+  /** Per status: result JSON text, HttpResponsePayload JSON, FunctionErrorInfo JSON, or ''. */
+  body: string;
+  /** CapturedLogs JSON, or '' when nothing was printed. */
+  logsJson: string;
+  /** Module-load logs, on the invocation that started the instance. */
+  initLogsJson: string;
+  durationMs: number;
+  initDurationMs: number;
+  /** The failure happened while loading the module. */
+  initFailed: boolean;
+  instanceDead: boolean;
+}
+
 export type HostToGateway =
   | { t: 'ready'; pid: number }
-  /** The response of an invocation. `settled: false`: `waitUntil` work goes on; a `settled` message follows. */
-  | {
-      t: 'result';
-      invocationId: string;
-      instanceId: string;
-      result: InvokeResult;
-      settled: boolean;
-      instanceDead: boolean;
-    }
-  | {
-      t: 'settled';
-      invocationId: string;
-      instanceId: string;
-      logs: CapturedLogs;
-      instanceDead: boolean;
-      durationMs: number;
-    }
+  | HostCompletion
   /** An instance ended outside an invocation (memory limit hit by a timer, say). */
-  | { t: 'instance-dead'; instanceId: string; reason: FunctionErrorInfo };
+  | { t: 'instance-dead'; instanceId: string };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { GatewayToHost, HostToGateway } from './host-protocol.js';
+import { MessageBatcher } from './message-batcher.js';
 
 /** Signs in a dying host's stderr that V8 aborted on a heap out-of-memory. */
 const HEAP_OOM_MARKERS = [
@@ -32,6 +33,9 @@ export class IsolateHostProcess {
   private stderrTail = '';
   private readyPromise: Promise<void> | undefined;
   private stopping = false;
+  private readonly batcher = new MessageBatcher<GatewayToHost>((messages) => {
+    if (this.child?.connected === true) this.child.send(messages);
+  });
 
   constructor(
     readonly index: number,
@@ -53,7 +57,7 @@ export class IsolateHostProcess {
   send(message: GatewayToHost): void {
     const child = this.child;
     if (child === undefined || !child.connected) throw new Error(`isolate host ${this.index} is not running`);
-    child.send(message);
+    this.batcher.send(message);
   }
 
   async stop(): Promise<void> {
@@ -87,13 +91,15 @@ export class IsolateHostProcess {
     });
     return new Promise<void>((resolve, reject) => {
       let ready = false;
-      child.on('message', (message: HostToGateway) => {
-        if (message.t === 'ready') {
-          ready = true;
-          resolve();
-          return;
+      child.on('message', (messages: HostToGateway[]) => {
+        for (const message of messages) {
+          if (message.t === 'ready') {
+            ready = true;
+            resolve();
+            continue;
+          }
+          this.events.onMessage(message);
         }
-        this.events.onMessage(message);
       });
       child.on('error', (error) => this.logger.error({ err: error, host: this.index }, 'isolate host error'));
       child.once('exit', (code, signal) => {
@@ -116,7 +122,7 @@ export class IsolateHostProcess {
         );
         this.events.onExit(exit);
       });
-      child.send({ t: 'configure', runtimeSource: this.runtimeSource } satisfies GatewayToHost);
+      child.send([{ t: 'configure', runtimeSource: this.runtimeSource }] satisfies GatewayToHost[]);
     });
   }
 }

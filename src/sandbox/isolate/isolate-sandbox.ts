@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
 import type {
+  HttpResponsePayload,
   InstanceSpec,
   InvokeOptions,
   InvokeRequest,
@@ -9,7 +10,8 @@ import type {
   Sandbox,
   SandboxInstance,
 } from '../../core/sandbox.js';
-import type { HostToGateway } from './host-protocol.js';
+import type { HostCompletion, HostToGateway } from './host-protocol.js';
+import type { CapturedLogs } from '../../guest/console-capture.js';
 import { IsolateHostProcess, type HostExit } from './isolate-host-process.js';
 import { bundleGuestRuntime } from './guest-runtime-bundle.js';
 
@@ -103,7 +105,26 @@ export class IsolateSandbox implements Sandbox {
     return new Promise<InvokeResult>((resolve) => {
       this.pending.set(request.invocationId, { instance, options, response: undefined, resolve });
       try {
-        this.hosts[instance.hostIndex]!.send({ t: 'invoke', instanceId: instance.id, request });
+        const { invocationId, payload, deadline } = request;
+        this.hosts[instance.hostIndex]!.send(
+          payload.kind === 'event'
+            ? {
+                t: 'invoke',
+                instanceId: instance.id,
+                invocationId,
+                kind: 'event',
+                payload: payload.eventJson,
+                deadline,
+              }
+            : {
+                t: 'invoke',
+                instanceId: instance.id,
+                invocationId,
+                kind: 'http',
+                payload: JSON.stringify(payload.request),
+                deadline,
+              },
+        );
       } catch (error) {
         this.pending.delete(request.invocationId);
         instance.markDead();
@@ -161,27 +182,23 @@ export class IsolateSandbox implements Sandbox {
         const pending = this.pending.get(message.invocationId);
         if (pending === undefined) return;
         if (message.instanceDead) pending.instance.markDead();
-        if (message.settled) {
-          this.pending.delete(message.invocationId);
-          pending.resolve(message.result);
+        if (message.status === 'ok-pending') {
+          pending.response = completionToResult(message);
+          pending.options?.onResponse?.(pending.response);
           return;
         }
-        pending.response = message.result;
-        pending.options?.onResponse?.(message.result);
-        return;
-      }
-      case 'settled': {
-        const pending = this.pending.get(message.invocationId);
-        if (pending === undefined) return;
         this.pending.delete(message.invocationId);
-        if (message.instanceDead) pending.instance.markDead();
         const response = pending.response;
-        if (response === undefined) return;
+        if (message.status !== 'late' || response === undefined) {
+          pending.resolve(completionToResult(message));
+          return;
+        }
+        const late = parseLogs(message.logsJson);
         pending.resolve({
           ...response,
-          logs: [...response.logs, ...message.logs.lines],
-          logBytes: response.logBytes + message.logs.bytes,
-          logTruncated: response.logTruncated || message.logs.truncated,
+          logs: [...response.logs, ...late.lines],
+          logBytes: response.logBytes + late.bytes,
+          logTruncated: response.logTruncated || late.truncated,
           durationMs: message.durationMs,
         });
         return;
@@ -262,6 +279,76 @@ class IsolateInstanceHandle implements SandboxInstance {
     this.sandbox.disposeOn(this);
     return Promise.resolve();
   }
+}
+
+const NO_LOGS: CapturedLogs = { lines: [], bytes: 0, truncated: false };
+
+function parseLogs(json: string): CapturedLogs {
+  return json === '' ? NO_LOGS : (JSON.parse(json) as CapturedLogs);
+}
+
+/** Builds the invocation result from what the host reported, parsing only what this outcome needs. */
+function completionToResult(completion: HostCompletion): InvokeResult {
+  const invokeLogs = parseLogs(completion.logsJson);
+  const logs =
+    completion.initLogsJson === '' ? invokeLogs : mergeLogs(parseLogs(completion.initLogsJson), invokeLogs);
+  const base = {
+    logs: logs.lines,
+    logBytes: logs.bytes,
+    logTruncated: logs.truncated,
+    durationMs: completion.durationMs,
+    initDurationMs: completion.initDurationMs,
+  };
+  switch (completion.status) {
+    case 'ok':
+    case 'ok-pending':
+      return {
+        ...base,
+        outcome: 'success',
+        response:
+          completion.responseKind === 'json'
+            ? { kind: 'json', json: completion.body }
+            : { kind: 'http', response: JSON.parse(completion.body) as HttpResponsePayload },
+      };
+    case 'error':
+      return {
+        ...base,
+        outcome: 'error',
+        error: parseError(completion.body),
+        phase: completion.initFailed ? 'init' : 'invoke',
+      };
+    case 'timeout':
+    case 'out_of_memory':
+    case 'crashed':
+      return { ...base, outcome: completion.status, error: parseError(completion.body) };
+    case 'late':
+      return {
+        ...base,
+        outcome: 'crashed',
+        error: {
+          type: 'SandboxCrashed',
+          message: 'the invocation ended without a response',
+          stack: undefined,
+        },
+      };
+    default: {
+      const unknownStatus: never = completion.status;
+      throw new Error(`unknown completion status ${String(unknownStatus)}`);
+    }
+  }
+}
+
+function parseError(json: string): FunctionErrorInfo {
+  const parsed = JSON.parse(json) as Partial<FunctionErrorInfo>;
+  return { type: parsed.type ?? 'Error', message: parsed.message ?? '', stack: parsed.stack ?? undefined };
+}
+
+function mergeLogs(first: CapturedLogs, second: CapturedLogs): CapturedLogs {
+  return {
+    lines: [...first.lines, ...second.lines],
+    bytes: first.bytes + second.bytes,
+    truncated: first.truncated || second.truncated,
+  };
 }
 
 function failureResult(outcome: 'out_of_memory' | 'crashed', error: FunctionErrorInfo): InvokeResult {

@@ -6,8 +6,10 @@
 import type { GatewayToHost, HostToGateway } from '../host-protocol.js';
 import { CompiledCode, wrapFunctionCode } from './compiled-code.js';
 import { IsolateInstance } from './isolate-instance.js';
+import { MessageBatcher } from '../message-batcher.js';
 
-const send = (message: HostToGateway) => process.send?.(message);
+const batcher = new MessageBatcher<HostToGateway>((messages) => process.send?.(messages));
+const send = (message: HostToGateway) => batcher.send(message);
 
 let runtime: CompiledCode | undefined;
 const codes = new Map<string, CompiledCode>();
@@ -43,13 +45,10 @@ function handle(message: GatewayToHost): void {
           },
         },
         {
-          onResult: (invocationId, result, settled) =>
-            send({ t: 'result', invocationId, instanceId, result, settled, instanceDead: instance.isDead }),
-          onSettled: (invocationId, logs, durationMs) =>
-            send({ t: 'settled', invocationId, instanceId, logs, durationMs, instanceDead: instance.isDead }),
-          onDead: (reason) => {
+          onCompletion: (completion) => send(completion),
+          onDead: () => {
             instances.delete(instanceId);
-            send({ t: 'instance-dead', instanceId, reason });
+            send({ t: 'instance-dead', instanceId });
           },
         },
       );
@@ -59,20 +58,25 @@ function handle(message: GatewayToHost): void {
     case 'invoke': {
       const entry = instances.get(message.instanceId);
       if (entry === undefined) {
-        const error = { type: 'SandboxCrashed', message: 'the instance is gone', stack: undefined };
-        const logs = { logs: [], logBytes: 0, logTruncated: false, durationMs: 0, initDurationMs: 0 };
-        const result = { ...logs, outcome: 'crashed' as const, error };
+        const error = { type: 'SandboxCrashed', message: 'the instance is gone' };
         send({
           t: 'result',
-          invocationId: message.request.invocationId,
+          invocationId: message.invocationId,
           instanceId: message.instanceId,
-          result,
-          settled: true,
+          status: 'crashed',
+          responseKind: '',
+          body: JSON.stringify(error),
+          logsJson: '',
+          initLogsJson: '',
+          durationMs: 0,
+          initDurationMs: 0,
+          initFailed: false,
           instanceDead: true,
         });
         return;
       }
-      void entry.started.then(() => entry.instance.invoke(message.request));
+      const { invocationId, kind, payload, deadline } = message;
+      void entry.started.then(() => entry.instance.invoke(invocationId, kind, payload, deadline));
       return;
     }
     case 'dispose': {
@@ -91,6 +95,8 @@ function handle(message: GatewayToHost): void {
   }
 }
 
-process.on('message', (message) => handle(message as GatewayToHost));
+process.on('message', (messages) => {
+  for (const message of messages as GatewayToHost[]) handle(message);
+});
 // The gateway owns this process: when the IPC channel closes, the gateway is gone.
 process.on('disconnect', () => process.exit(0));

@@ -1,17 +1,23 @@
 import ivm from 'isolated-vm';
 import { webHostBindings } from '../web-host-bindings.js';
 import type { FunctionErrorInfo } from '../../../core/invocation.js';
-import type { InvokeRequest, InvokeResult } from '../../../core/sandbox.js';
-import type { CapturedLogs } from '../../../guest/console-capture.js';
-import type { GuestInitConfig, GuestInitResult, GuestResult } from '../../../guest/protocol.js';
+import type {
+  GuestCompletionStatus,
+  GuestInitConfig,
+  GuestInitResult,
+  GuestPayloadKind,
+  GuestResponseKind,
+} from '../../../guest/protocol.js';
+import type { HostCompletion, HostCompletionStatus } from '../host-protocol.js';
 import { cleanGuestStack, type CompiledCode } from './compiled-code.js';
 
 /**
- * A synchronous call into the isolate that ran longer than this marks the instance CPU-heavy: from then
- * on it runs on isolated-vm's thread pool (asynchronously) so it cannot stall the host's event loop,
- * paying ~50 µs per call instead of ~3 µs.
+ * A synchronous call into the isolate that used more CPU than this marks the instance CPU-heavy: from
+ * then on it runs on isolated-vm's thread pool (asynchronously) so it cannot stall the host's event
+ * loop, paying ~50 µs per call instead of ~3 µs. CPU time, not wall time: a host that is merely
+ * descheduled under load must not demote its instances.
  */
-const HEAVY_SYNC_CALL_MS = 20;
+const HEAVY_SYNC_CALL_NS = 20_000_000n;
 const MIN_ISOLATE_MEMORY_MB = 8;
 
 export interface InstanceOptions {
@@ -22,39 +28,37 @@ export interface InstanceOptions {
   timeoutMs: number;
 }
 
+/** Reports invocation outcomes and deaths outside invocations. */
 export interface InstanceEvents {
-  /** The response is ready (settled: false while `waitUntil` work goes on). */
-  onResult(invocationId: string, result: InvokeResult, settled: boolean): void;
-  onSettled(invocationId: string, logs: CapturedLogs, durationMs: number): void;
-  /** The instance died outside an invocation. */
-  onDead(reason: FunctionErrorInfo): void;
+  onCompletion(completion: HostCompletion): void;
+  onDead(): void;
 }
 
 interface RunningInvocation {
   invocationId: string;
   startedAt: number;
-  /** Epoch ms. */
   deadline: number;
   deadlineTimer: NodeJS.Timeout;
   initDurationMs: number;
-  initLogs: CapturedLogs | null;
+  initLogsJson: string;
   responded: boolean;
 }
 
-type GuestFunction = ivm.Reference<(arg: string | number) => void>;
-type Outcome = 'timeout' | 'out_of_memory' | 'crashed';
+type HostVerdict = 'timeout' | 'out_of_memory' | 'crashed';
+type GuestInvoke = (invocationId: string, kind: GuestPayloadKind, payload: string, deadline: number) => void;
 
 /** One V8 isolate running one function version, inside an isolate host process. */
 export class IsolateInstance {
   private isolate: ivm.Isolate | undefined;
-  private invokeRef: ivm.Reference<(json: string) => void> | undefined;
+  private invokeRef: ivm.Reference<GuestInvoke> | undefined;
   private fireTimerRef: ivm.Reference<(id: number) => void> | undefined;
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private running: RunningInvocation | undefined;
   private heavy = false;
   private dead = false;
-  private pendingInit:
-    { durationMs: number; logs: CapturedLogs; error: FunctionErrorInfo | null } | undefined;
+  private init:
+    | { durationMs: number; logsJson: string; error: FunctionErrorInfo | null; verdict: HostVerdict | null }
+    | undefined;
 
   constructor(
     private readonly options: InstanceOptions,
@@ -80,8 +84,14 @@ export class IsolateInstance {
           new ivm.Callback((id: number) => this.clearTimer(id)),
           new ivm.Callback(webHostBindings.randomBytes),
           new ivm.Callback(webHostBindings.parseUrl),
-          new ivm.Callback((invocationId: string, resultJson: string) =>
-            this.complete(invocationId, resultJson),
+          new ivm.Callback(
+            (
+              invocationId: string,
+              status: GuestCompletionStatus,
+              kind: GuestResponseKind,
+              body: string,
+              logsJson: string,
+            ) => this.complete(invocationId, status, kind, body, logsJson),
           ),
         ],
       );
@@ -92,9 +102,7 @@ export class IsolateInstance {
       const loadRef = runtimeRef.getSync('load', { reference: true }) as ivm.Reference<
         (json: string) => string
       >;
-      this.invokeRef = runtimeRef.getSync('invoke', { reference: true }) as ivm.Reference<
-        (json: string) => void
-      >;
+      this.invokeRef = runtimeRef.getSync('invoke', { reference: true }) as ivm.Reference<GuestInvoke>;
       this.fireTimerRef = runtimeRef.getSync('fireTimer', { reference: true }) as ivm.Reference<
         (id: number) => void
       >;
@@ -108,59 +116,54 @@ export class IsolateInstance {
       });
       loadRef.release();
       const init = JSON.parse(initJson) as GuestInitResult;
-      this.pendingInit = {
+      this.init = {
         durationMs: performance.now() - startedAt,
-        logs: init.logs,
-        error: init.ok ? null : init.error,
+        logsJson: init.logsJson,
+        error: init.ok ? null : { ...init.error, stack: cleanGuestStack(init.error.stack) },
+        verdict: null,
       };
     } catch (error) {
-      const outcome = this.classify(error);
-      this.pendingInit = {
+      const verdict = this.classify(error);
+      this.init = {
         durationMs: performance.now() - startedAt,
-        logs: { lines: [], bytes: 0, truncated: false },
-        error: describeFailure(outcome, error, this.options.timeoutMs),
+        logsJson: '',
+        error: describeVerdict(verdict, error, timeoutMs),
+        verdict,
       };
     }
   }
 
-  invoke(request: InvokeRequest): void {
-    const init = this.pendingInit;
-    this.pendingInit = undefined;
-    const startedAt = performance.now();
-    const remainingMs = Math.max(1, request.deadline - Date.now());
+  invoke(invocationId: string, kind: GuestPayloadKind, payload: string, deadline: number): void {
+    const init = this.init;
+    this.init = undefined;
+    const remainingMs = Math.max(1, deadline - Date.now());
     const running: RunningInvocation = {
-      invocationId: request.invocationId,
-      startedAt,
-      deadline: request.deadline,
-      deadlineTimer: setTimeout(() => this.kill(request.invocationId, 'timeout'), remainingMs),
+      invocationId,
+      startedAt: performance.now(),
+      deadline,
+      deadlineTimer: setTimeout(() => this.kill(invocationId, 'timeout'), remainingMs),
       initDurationMs: init?.durationMs ?? 0,
-      initLogs: init?.logs ?? null,
+      initLogsJson: init?.logsJson ?? '',
       responded: false,
     };
     this.running = running;
     if (init?.error) {
       this.dead = true;
-      const outcome =
-        init.error.type === 'OutOfMemory'
-          ? 'out_of_memory'
-          : init.error.type === 'Timeout'
-            ? 'timeout'
-            : 'error';
-      this.finish(running, {
-        outcome,
-        error: init.error,
-        phase: 'init',
-        logs: { lines: [], bytes: 0, truncated: false },
-      });
+      this.finish(running, init.verdict ?? 'error', '', JSON.stringify(init.error), '', true);
       this.dispose();
       return;
     }
     if (this.dead) {
-      const error = describeFailure('crashed', new Error('the instance is gone'), this.options.timeoutMs);
-      this.finish(running, { outcome: 'crashed', error, logs: { lines: [], bytes: 0, truncated: false } });
+      this.finish(
+        running,
+        'crashed',
+        '',
+        JSON.stringify(describeVerdict('crashed', new Error('the instance is gone'), 0)),
+        '',
+      );
       return;
     }
-    this.callIn(this.invokeRef, JSON.stringify(request), remainingMs);
+    this.callIn(() => this.invokeRef!, [invocationId, kind, payload, deadline], remainingMs);
   }
 
   dispose(): void {
@@ -172,38 +175,40 @@ export class IsolateInstance {
 
   /** Calls into the guest; synchronous unless the instance has proven CPU-heavy. */
   private callIn(
-    ref: ivm.Reference<(arg: never) => void> | undefined,
-    arg: string | number,
+    ref: () => ivm.Reference<(...args: never[]) => void>,
+    args: unknown[],
     timeoutMs: number,
   ): void {
-    if (ref === undefined || this.dead) return;
+    if (this.dead || this.isolate === undefined) return;
+    const target = ref() as ivm.Reference<(...args: unknown[]) => void>;
     if (this.heavy) {
-      (ref as GuestFunction)
-        .apply(undefined, [arg], { timeout: timeoutMs })
+      target
+        .apply(undefined, args as never[], { timeout: timeoutMs })
         .catch((error: unknown) => this.onCallFailure(error));
       return;
     }
-    const startedAt = performance.now();
+    const cpuBefore = this.isolate.cpuTime;
     try {
-      (ref as GuestFunction).applySync(undefined, [arg], { timeout: timeoutMs });
+      target.applySync(undefined, args as never[], { timeout: timeoutMs });
     } catch (error) {
       this.onCallFailure(error);
+      return;
     }
-    if (performance.now() - startedAt > HEAVY_SYNC_CALL_MS) this.heavy = true;
+    if (this.isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.heavy = true;
   }
 
   private onCallFailure(error: unknown): void {
-    const outcome = this.classify(error);
+    const verdict = this.classify(error);
     const running = this.running;
     if (running !== undefined) {
-      this.kill(running.invocationId, outcome);
+      this.kill(running.invocationId, verdict, error);
       return;
     }
     this.dispose();
-    this.events.onDead(describeFailure(outcome, error, this.options.timeoutMs));
+    this.events.onDead();
   }
 
-  private classify(error: unknown): Outcome {
+  private classify(error: unknown): HostVerdict {
     const message = error instanceof Error ? error.message : String(error);
     if (/memory limit/i.test(message)) return 'out_of_memory';
     if (/timed out/i.test(message)) return 'timeout';
@@ -212,93 +217,78 @@ export class IsolateInstance {
   }
 
   /** Ends the running invocation by force: the isolate is disposed, its state cannot be trusted. */
-  private kill(invocationId: string, outcome: Outcome): void {
+  private kill(invocationId: string, verdict: HostVerdict, cause?: unknown): void {
     const running = this.running;
     if (running === undefined || running.invocationId !== invocationId) return;
     this.dispose();
-    const error = describeFailure(outcome, undefined, this.options.timeoutMs);
     if (running.responded) {
-      this.running = undefined;
-      clearTimeout(running.deadlineTimer);
-      this.events.onSettled(
-        invocationId,
-        { lines: [], bytes: 0, truncated: false },
-        performance.now() - running.startedAt,
-      );
+      this.finish(running, 'late', '', '', '');
       return;
     }
-    this.finish(running, { outcome, error, logs: { lines: [], bytes: 0, truncated: false } });
+    this.finish(
+      running,
+      verdict,
+      '',
+      JSON.stringify(describeVerdict(verdict, cause, this.options.timeoutMs)),
+      '',
+    );
   }
 
-  private complete(invocationId: string, resultJson: string): void {
+  private complete(
+    invocationId: string,
+    status: GuestCompletionStatus,
+    kind: GuestResponseKind,
+    body: string,
+    logsJson: string,
+  ): void {
     const running = this.running;
     if (running === undefined || running.invocationId !== invocationId) return;
-    const result = JSON.parse(resultJson) as GuestResult;
-    switch (result.outcome) {
-      case 'success':
-        if (!result.settled) {
-          running.responded = true;
-          this.events.onResult(
-            invocationId,
-            this.toResult(running, { outcome: 'success', response: result.response, logs: result.logs }),
-            false,
-          );
-          return;
-        }
-        this.finish(running, { outcome: 'success', response: result.response, logs: result.logs });
-        return;
-      case 'error':
-        this.finish(running, { outcome: 'error', error: result.error, phase: 'invoke', logs: result.logs });
-        return;
-      case 'late':
-        this.running = undefined;
-        clearTimeout(running.deadlineTimer);
-        this.events.onSettled(invocationId, result.logs, performance.now() - running.startedAt);
-        return;
-      default: {
-        const unknownResult: never = result;
-        throw new Error(`unknown guest result ${JSON.stringify(unknownResult)}`);
-      }
+    if (status === 'ok-pending') {
+      running.responded = true;
+      this.report(running, status, kind, body, logsJson, false);
+      return;
     }
+    this.finish(running, status, kind, status === 'error' ? cleanErrorJson(body) : body, logsJson);
   }
 
-  private finish(running: RunningInvocation, partial: FinishInput): void {
+  private finish(
+    running: RunningInvocation,
+    status: HostCompletionStatus,
+    kind: GuestResponseKind,
+    body: string,
+    logsJson: string,
+    initFailed = false,
+  ): void {
     this.running = undefined;
     clearTimeout(running.deadlineTimer);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.events.onResult(running.invocationId, this.toResult(running, partial), true);
+    this.report(running, status, kind, body, logsJson, initFailed);
   }
 
-  private toResult(running: RunningInvocation, partial: FinishInput): InvokeResult {
-    const logs = running.initLogs === null ? partial.logs : mergeLogs(running.initLogs, partial.logs);
-    running.initLogs = null;
-    const base = {
-      logs: logs.lines,
-      logBytes: logs.bytes,
-      logTruncated: logs.truncated,
+  private report(
+    running: RunningInvocation,
+    status: HostCompletionStatus,
+    kind: GuestResponseKind,
+    body: string,
+    logsJson: string,
+    initFailed: boolean,
+  ): void {
+    this.events.onCompletion({
+      t: 'result',
+      invocationId: running.invocationId,
+      instanceId: this.options.instanceId,
+      status,
+      responseKind: kind,
+      body,
+      logsJson,
+      initLogsJson: running.initLogsJson,
       durationMs: performance.now() - running.startedAt,
       initDurationMs: running.initDurationMs,
-    };
-    switch (partial.outcome) {
-      case 'success':
-        return { ...base, outcome: 'success', response: partial.response };
-      case 'error':
-        return {
-          ...base,
-          outcome: 'error',
-          error: { ...partial.error, stack: cleanGuestStack(partial.error.stack) },
-          phase: partial.phase,
-        };
-      case 'timeout':
-      case 'out_of_memory':
-      case 'crashed':
-        return { ...base, outcome: partial.outcome, error: partial.error };
-      default: {
-        const unknownOutcome: never = partial;
-        throw new Error(`unknown outcome ${JSON.stringify(unknownOutcome)}`);
-      }
-    }
+      initFailed,
+      instanceDead: this.dead,
+    });
+    running.initLogsJson = '';
   }
 
   private setTimer(id: number, delayMs: number): void {
@@ -311,7 +301,7 @@ export class IsolateInstance {
         const running = this.running;
         const timeoutMs =
           running === undefined ? this.options.timeoutMs : Math.max(1, running.deadline - Date.now());
-        this.callIn(this.fireTimerRef, id, timeoutMs);
+        this.callIn(() => this.fireTimerRef!, [id], timeoutMs);
       },
       Math.max(0, Math.min(Number(delayMs) || 0, 2_147_483_647)),
     );
@@ -326,25 +316,18 @@ export class IsolateInstance {
   }
 }
 
-type FinishInput =
-  | {
-      outcome: 'success';
-      response: Extract<InvokeResult, { outcome: 'success' }>['response'];
-      logs: CapturedLogs;
-    }
-  | { outcome: 'error'; error: FunctionErrorInfo; phase: 'init' | 'invoke'; logs: CapturedLogs }
-  | { outcome: Outcome; error: FunctionErrorInfo; logs: CapturedLogs };
-
-function mergeLogs(first: CapturedLogs, second: CapturedLogs): CapturedLogs {
-  return {
-    lines: [...first.lines, ...second.lines],
-    bytes: first.bytes + second.bytes,
-    truncated: first.truncated || second.truncated,
-  };
+/** The stack of a guest error, about the user's bundle only (only on the error path). */
+function cleanErrorJson(body: string): string {
+  try {
+    const error = JSON.parse(body) as FunctionErrorInfo;
+    return JSON.stringify({ ...error, stack: cleanGuestStack(error.stack) });
+  } catch {
+    return body;
+  }
 }
 
-function describeFailure(outcome: Outcome, error: unknown, timeoutMs: number): FunctionErrorInfo {
-  switch (outcome) {
+function describeVerdict(verdict: HostVerdict, error: unknown, timeoutMs: number): FunctionErrorInfo {
+  switch (verdict) {
     case 'timeout':
       return {
         type: 'Timeout',
@@ -360,8 +343,8 @@ function describeFailure(outcome: Outcome, error: unknown, timeoutMs: number): F
         stack: undefined,
       };
     default: {
-      const unknownOutcome: never = outcome;
-      throw new Error(`unknown outcome ${String(unknownOutcome)}`);
+      const unknownVerdict: never = verdict;
+      throw new Error(`unknown verdict ${String(unknownVerdict)}`);
     }
   }
 }
