@@ -61,7 +61,7 @@ export async function startServer(
       scheduler.evictIdle(name);
     },
   });
-  const app = await buildApp({
+  const app = buildApp({
     store,
     functions,
     invoker,

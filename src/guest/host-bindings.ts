@@ -16,6 +16,7 @@ export interface HostBindings {
   parseUrl(input: string, base: string | undefined): UrlRecord | null;
   /** Hands an invocation's outcome to the host (see GuestCompletionStatus for the arguments). */
   complete(
+    this: void,
     invocationId: string,
     status: GuestCompletionStatus,
     responseKind: GuestResponseKind,

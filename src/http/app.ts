@@ -1,4 +1,7 @@
+import { createServer } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createInvokeGateway } from './invoke-gateway.js';
+import { nextRequestId } from './request-id.js';
 import type { Logger } from 'pino';
 import type { Store } from '../core/store.js';
 import { StratoError } from '../core/strato-error.js';
@@ -7,7 +10,6 @@ import type { Invoker } from '../invoke/invoker.js';
 import type { Scheduler } from '../scheduler/instance-pool.js';
 import { sendError } from './errors.js';
 import { registerFunctionRoutes } from './routes/functions-routes.js';
-import { registerInvokeRoutes } from './routes/invoke-routes.js';
 import { registerRecordRoutes } from './routes/records-routes.js';
 
 export interface HttpDependencies {
@@ -20,20 +22,23 @@ export interface HttpDependencies {
   maxBundleBytes: number;
 }
 
-let requestCounter = 0;
-
-/** The HTTP surface: control plane under /v1, the invoke gateway, the HTTP trigger under /fn. */
-export async function buildApp(deps: HttpDependencies): Promise<FastifyInstance> {
+/** The HTTP surface: control plane under /v1 (Fastify), the invoke gateway and the HTTP trigger under /fn. */
+export function buildApp(deps: HttpDependencies): FastifyInstance {
   // Per-request access logs would cost more than an invoke; the platform logs at warn and above here.
   const httpLogger: FastifyBaseLogger = deps.logger.child(
     { component: 'http' },
     { level: deps.logger.levelVal > 40 ? deps.logger.level : 'warn' },
   );
+  const invokeGateway = createInvokeGateway(deps.invoker, deps.maxPayloadBytes, deps.logger);
   const app: FastifyInstance = Fastify({
     loggerInstance: httpLogger,
     bodyLimit: deps.maxBundleBytes,
-    // Cheap, unique per process: request ids only correlate logs with responses.
-    genReqId: () => `req-${(++requestCounter).toString(36)}`,
+    genReqId: nextRequestId,
+    // The data plane (invoke, HTTP trigger) is served before Fastify sees the request.
+    serverFactory: (fastifyHandler) =>
+      createServer((request, response) => {
+        if (!invokeGateway(request, response)) fastifyHandler(request, response);
+      }),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
@@ -55,6 +60,5 @@ export async function buildApp(deps: HttpDependencies): Promise<FastifyInstance>
 
   registerFunctionRoutes(app, deps.functions, deps.scheduler);
   registerRecordRoutes(app, deps.store);
-  await registerInvokeRoutes(app, deps.invoker, deps.maxPayloadBytes);
   return app;
 }

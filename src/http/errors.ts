@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { StratoError, isStratoError } from '../core/strato-error.js';
+import { errorReply } from './invocation-reply.js';
 
 /** Fastify's own error codes, mapped to ours. */
 const FASTIFY_CODES: Record<string, StratoError['code']> = {
@@ -30,11 +31,9 @@ export function toStratoError(error: unknown): StratoError {
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   const stratoError = toStratoError(error);
   if (stratoError.code === 'INTERNAL') request.log.error({ err: error }, 'internal error');
-  if (stratoError.code === 'TOO_MANY_REQUESTS') {
-    const details = stratoError.details as { retryAfterSeconds?: number } | undefined;
-    void reply.header('retry-after', String(details?.retryAfterSeconds ?? 1));
-  }
-  return reply.code(stratoError.status).send({ error: stratoError.toBody(request.id) });
+  const parts = errorReply(stratoError, request.id);
+  for (const [name, value] of parts.headers) void reply.header(name, value);
+  return reply.code(parts.status).send(parts.body);
 }
 
 /** Validates a request part with zod; failures are VALIDATION_FAILED with the issues as details. */

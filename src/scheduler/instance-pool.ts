@@ -50,6 +50,8 @@ interface Waiter {
 interface FunctionPool {
   busy: number;
   instances: Set<PooledInstance>;
+  /** Idle instances per version, most recently used last: the warmest is popped first. */
+  idle: Map<string, PooledInstance[]>;
   waiters: Waiter[];
 }
 
@@ -149,7 +151,7 @@ export class Scheduler {
   private pool(functionName: string): FunctionPool {
     let pool = this.pools.get(functionName);
     if (pool === undefined) {
-      pool = { busy: 0, instances: new Set(), waiters: [] };
+      pool = { busy: 0, instances: new Set(), idle: new Map(), waiters: [] };
       this.pools.set(functionName, pool);
     }
     return pool;
@@ -157,19 +159,13 @@ export class Scheduler {
 
   private tryAcquire(pool: FunctionPool, spec: InstanceSpec): Lease | undefined {
     if (pool.busy >= spec.config.concurrency) return undefined;
-    const key = versionKey(spec);
-    let warm: PooledInstance | undefined;
-    for (const pooled of pool.instances) {
-      if (pooled.state !== 'idle') continue;
-      if (pooled.instance.dead) {
-        this.remove(pool, pooled);
-        continue;
-      }
-      // Prefer the most recently used instance: it is the warmest.
-      if (versionKey(pooled.spec) === key && (warm === undefined || pooled.lastUsedAt > warm.lastUsedAt))
-        warm = pooled;
+    const idle = pool.idle.get(versionKey(spec));
+    while (idle !== undefined && idle.length > 0) {
+      const warm = idle.pop()!;
+      if (!warm.instance.dead) return this.lend(pool, warm, false);
+      warm.state = 'busy'; // already off the idle stack
+      this.remove(pool, warm);
     }
-    if (warm !== undefined) return this.lend(pool, warm, false);
     const now = Date.now();
     const started: PooledInstance = {
       instance: this.sandbox.startInstance(spec),
@@ -197,7 +193,7 @@ export class Scheduler {
         pool.busy--;
         pooled.lastUsedAt = Date.now();
         if (pooled.instance.dead) this.remove(pool, pooled);
-        else pooled.state = 'idle';
+        else this.makeIdle(pool, pooled);
         this.serveWaiters(pool);
         if (this.drainWaiters.length > 0 && this.busyCount() === 0) {
           for (const resolve of this.drainWaiters.splice(0)) resolve();
@@ -217,8 +213,23 @@ export class Scheduler {
     }
   }
 
+  private makeIdle(pool: FunctionPool, pooled: PooledInstance): void {
+    pooled.state = 'idle';
+    const key = versionKey(pooled.spec);
+    const idle = pool.idle.get(key);
+    if (idle === undefined) pool.idle.set(key, [pooled]);
+    else idle.push(pooled);
+  }
+
   private remove(pool: FunctionPool, pooled: PooledInstance): void {
     pool.instances.delete(pooled);
+    if (pooled.state === 'idle') {
+      const key = versionKey(pooled.spec);
+      const idle = pool.idle.get(key);
+      const index = idle?.indexOf(pooled) ?? -1;
+      if (idle !== undefined && index !== -1) idle.splice(index, 1);
+      if (idle !== undefined && idle.length === 0) pool.idle.delete(key);
+    }
     void pooled.instance.dispose();
   }
 
