@@ -78,6 +78,14 @@ describe('the strato CLI against a real server', () => {
     expect(invocations).toHaveLength(2);
     expect((await strato('ps', name)).stdout).toMatch(/idle/);
     expect((await strato('list')).stdout).toContain(name);
+
+    await strato('deploy', 'examples/hello.ts', '--name', name);
+    expect(JSON.parse((await strato('invoke', name, '--data', '{"name":"Cy"}')).stdout)).toEqual({
+      message: 'Hello, Cy!',
+    });
+    const pinned = await strato('invoke', name, '--data', '{"name":"Cy"}', '--version', '1');
+    expect(JSON.parse(pinned.stdout)).toMatchObject({ text: 'Hello Cy!' });
+    expect(pinned.stderr).toMatch(/version 1/);
   });
 
   it('exits non-zero with the error code on failures', async () => {

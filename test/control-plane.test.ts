@@ -128,6 +128,9 @@ describe('control plane and versions', () => {
       body: JSON.stringify({ code: 'x' }),
     });
     expect(badName.status).toBe(400);
+    expect(await badName.json()).toMatchObject({ error: { code: 'INVALID_NAME' } });
+    expect((await fetch(`${server.url}/v1/functions/${name}/logs`)).status).toBe(404);
+    expect((await fetch(`${server.url}/v1/functions/${name}/invocations`)).status).toBe(404);
     await expectCode(server.client.getFunction(name), 'FUNCTION_NOT_FOUND');
   });
 

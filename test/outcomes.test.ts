@@ -173,6 +173,18 @@ describe('invocation outcomes', () => {
     expect(result.body).toMatchObject({ error: { code: 'FUNCTION_ERROR', message: 'boom in timer' } });
   });
 
+  it('answers 502 INVALID_FUNCTION_RESPONSE when a function returns an unsendable header', async () => {
+    const name = uniqueName('bad-header');
+    await deploySource(
+      server.client,
+      name,
+      `export const handler = async () => ({ statusCode: 200, headers: { 'bad header name': 'x' }, body: 'hi' });`,
+    );
+    const response = await fetch(`${server.url}/fn/${name}`);
+    expect(response.status).toBe(502);
+    expect(await response.json()).toMatchObject({ error: { code: 'INVALID_FUNCTION_RESPONSE' } });
+  });
+
   it('answers 404 ROUTE_NOT_FOUND for unknown routes', async () => {
     const response = await fetch(`${server.url}/v1/nothing-here`);
     expect(response.status).toBe(404);

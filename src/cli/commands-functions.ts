@@ -33,7 +33,9 @@ export function registerFunctionCommands(program: Command): void {
         } else {
           console.log(response.body);
           console.error(
-            `(${response.status}, version ${String(response.version)}, ${response.cold ? 'cold' : 'warm'}, invocation ${String(response.invocationId)})`,
+            response.invocationId === null
+              ? `(${response.status})`
+              : `(${response.status}, version ${String(response.version)}, ${response.cold ? 'cold' : 'warm'}, invocation ${response.invocationId})`,
           );
         }
         if (response.status >= 400) process.exit(1);

@@ -4,7 +4,12 @@ import { registerFunctionCommands } from './commands-functions.js';
 import { registerServerCommand } from './commands-server.js';
 
 const program = new Command();
-program.name('strato').description('Strato: self-hosted serverless functions').version('0.1.0');
+program
+  .name('strato')
+  .description('Strato: self-hosted serverless functions')
+  .version('0.1.0')
+  // `strato --version` is the program's; `strato invoke fn --version 2` is the subcommand's.
+  .enablePositionalOptions();
 registerServerCommand(program);
 registerDeployCommand(program);
 registerFunctionCommands(program);

@@ -65,7 +65,15 @@ export function loadServerConfig(
     const value = env[key];
     if (value !== undefined && value !== '') fromEnv[field] = value;
   }
-  if (env['STRATO_DATABASE_URL']) fromEnv['store'] = { kind: 'postgres', url: env['STRATO_DATABASE_URL'] };
+  if (env['STRATO_DATABASE_URL']) {
+    // Keep a schema named in the config file; the env var only says where the database is.
+    const fileStore = fromFile['store'] as { schema?: unknown } | undefined;
+    fromEnv['store'] = {
+      kind: 'postgres',
+      url: env['STRATO_DATABASE_URL'],
+      ...(typeof fileStore?.schema === 'string' ? { schema: fileStore.schema } : {}),
+    };
+  }
   const definedFlags = Object.fromEntries(
     Object.entries(flagValues).filter(([, value]) => value !== undefined),
   );

@@ -13,7 +13,6 @@ export const errorCodes = {
   FORBIDDEN: { status: 403, fault: 'user' },
   FUNCTION_NOT_FOUND: { status: 404, fault: 'user' },
   VERSION_NOT_FOUND: { status: 404, fault: 'user' },
-  ARTIFACT_NOT_FOUND: { status: 404, fault: 'user' },
   INVOCATION_NOT_FOUND: { status: 404, fault: 'user' },
   ROUTE_NOT_FOUND: { status: 404, fault: 'user' },
   METHOD_NOT_ALLOWED: { status: 405, fault: 'user' },
@@ -24,6 +23,8 @@ export const errorCodes = {
   /** The function threw (or its module failed to load). Rendered with the function's own error. */
   FUNCTION_ERROR: { status: 500, fault: 'function' },
   INTERNAL: { status: 500, fault: 'platform' },
+  /** The store lost a version's code: ours, not the caller's. */
+  ARTIFACT_NOT_FOUND: { status: 500, fault: 'platform' },
   OUT_OF_MEMORY: { status: 502, fault: 'function' },
   SANDBOX_CRASHED: { status: 502, fault: 'platform' },
   INVALID_FUNCTION_RESPONSE: { status: 502, fault: 'function' },

@@ -1,11 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { FUNCTION_NAME_PATTERN } from '../core/function.js';
 import type { HttpRequestPayload, InvokePayload } from '../core/sandbox.js';
 import { StratoError } from '../core/strato-error.js';
 import type { Invoker } from '../invoke/invoker.js';
 import { toStratoError } from './errors.js';
+import { checkFunctionName } from './function-name.js';
 import { errorReply, invocationReply, type ReplyParts } from './invocation-reply.js';
 import { readBody } from './read-body.js';
 import { nextRequestId } from './request-id.js';
@@ -31,7 +31,7 @@ export function createInvokeGateway(invoker: Invoker, maxPayloadBytes: number, l
           ? { kind: 'event', eventJson: eventJson(body) }
           : { kind: 'http', request: httpPayload(request, route, body) };
       const invocation = await invoker.invoke({
-        functionName: checkName(route.functionName),
+        functionName: checkFunctionName(route.functionName),
         qualifier: route.qualifier,
         payload,
         trigger: route.kind === 'invoke' ? 'invoke' : 'http',
@@ -96,13 +96,6 @@ function decodeSegment(segment: string): string {
   } catch {
     return segment;
   }
-}
-
-function checkName(name: string): string {
-  if (!FUNCTION_NAME_PATTERN.test(name)) {
-    throw new StratoError('INVALID_NAME', 'function names are 1-64 characters of A-Z, a-z, 0-9, - and _');
-  }
-  return name;
 }
 
 /** The invoke body as JSON text: validated here, parsed again only inside the sandbox. */

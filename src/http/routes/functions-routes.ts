@@ -3,16 +3,15 @@ import { z } from 'zod';
 import {
   createBodySchema,
   deployBodySchema,
-  functionNameSchema,
   functionSettingsSchema,
 } from '../../config/function-manifest.js';
 import type { FunctionService } from '../../control/function-service.js';
 import type { Scheduler } from '../../scheduler/instance-pool.js';
 import { parseWith } from '../errors.js';
+import { checkFunctionName } from '../function-name.js';
 import { pageQuerySchema } from '../query.js';
 
-const nameParams = z.strictObject({ name: functionNameSchema });
-const versionParams = z.strictObject({ name: functionNameSchema, version: z.coerce.number().int().min(1) });
+const versionParams = z.strictObject({ name: z.string(), version: z.coerce.number().int().min(1) });
 
 /** The control-plane API for functions and their versions. */
 export function registerFunctionRoutes(
@@ -27,14 +26,14 @@ export function registerFunctionRoutes(
   });
 
   app.put('/v1/functions/:name', async (request, reply) => {
-    const { name } = parseWith(nameParams, request.params, 'path');
+    const name = checkFunctionName((request.params as { name?: unknown }).name);
     const body = parseWith(deployBodySchema, request.body, 'function');
     const view = await functions.deploy(name, body, 'upsert');
     return reply.code(view.created ? 201 : 200).send({ function: view.function, version: view.latest });
   });
 
   app.patch('/v1/functions/:name', async (request) => {
-    const { name } = parseWith(nameParams, request.params, 'path');
+    const name = checkFunctionName((request.params as { name?: unknown }).name);
     const settings = parseWith(functionSettingsSchema, request.body, 'settings');
     const view = await functions.updateSettings(name, settings);
     return { function: view.function, version: view.latest };
@@ -47,31 +46,32 @@ export function registerFunctionRoutes(
   });
 
   app.get('/v1/functions/:name', async (request) => {
-    const { name } = parseWith(nameParams, request.params, 'path');
+    const name = checkFunctionName((request.params as { name?: unknown }).name);
     const view = await functions.get(name);
     return { function: view.function, version: view.latest };
   });
 
   app.delete('/v1/functions/:name', async (request, reply) => {
-    const { name } = parseWith(nameParams, request.params, 'path');
+    const name = checkFunctionName((request.params as { name?: unknown }).name);
     await functions.delete(name);
     return reply.code(204).send();
   });
 
   app.get('/v1/functions/:name/versions', async (request) => {
-    const { name } = parseWith(nameParams, request.params, 'path');
+    const name = checkFunctionName((request.params as { name?: unknown }).name);
     const { limit, cursor } = parseWith(pageQuerySchema, request.query, 'query');
     const page = await functions.listVersions(name, limit, cursor);
     return { versions: page.items, next: page.next };
   });
 
   app.get('/v1/functions/:name/versions/:version', async (request) => {
-    const { name, version } = parseWith(versionParams, request.params, 'path');
+    const { version } = parseWith(versionParams, request.params, 'path');
+    const name = checkFunctionName((request.params as { name?: unknown }).name);
     return { version: await functions.getVersion(name, version) };
   });
 
   app.get('/v1/functions/:name/instances', async (request) => {
-    const { name } = parseWith(nameParams, request.params, 'path');
+    const name = checkFunctionName((request.params as { name?: unknown }).name);
     await functions.get(name);
     return { instances: scheduler.list(name) };
   });

@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { functionNameSchema } from '../../config/function-manifest.js';
 import type { Store } from '../../core/store.js';
 import { StratoError } from '../../core/strato-error.js';
 import { parseWith } from '../errors.js';
+import { checkFunctionName } from '../function-name.js';
 import { pageQuerySchema, timeParam } from '../query.js';
 
-const nameParams = z.strictObject({ name: functionNameSchema });
 const logQuerySchema = z.strictObject({
   invocationId: z.string().max(64).optional(),
   since: timeParam.optional(),
@@ -18,8 +17,9 @@ const logQuerySchema = z.strictObject({
 /** Invocation records and function logs. */
 export function registerRecordRoutes(app: FastifyInstance, store: Store): void {
   app.get('/v1/functions/:name/invocations', async (request) => {
-    const { name } = parseWith(nameParams, request.params, 'path');
+    const name = checkFunctionName((request.params as { name?: unknown }).name);
     const { limit, cursor } = parseWith(pageQuerySchema, request.query, 'query');
+    await requireFunction(store, name);
     const page = await store.listInvocations({ functionName: name, limit, cursor });
     return { invocations: page.items, next: page.next };
   });
@@ -38,8 +38,9 @@ export function registerRecordRoutes(app: FastifyInstance, store: Store): void {
   });
 
   app.get('/v1/functions/:name/logs', async (request) => {
-    const { name } = parseWith(nameParams, request.params, 'path');
+    const name = checkFunctionName((request.params as { name?: unknown }).name);
     const query = parseWith(logQuerySchema, request.query, 'query');
+    await requireFunction(store, name);
     const logs = await store.listLogs({
       functionName: name,
       invocationId: query.invocationId,
@@ -50,4 +51,10 @@ export function registerRecordRoutes(app: FastifyInstance, store: Store): void {
     });
     return { logs };
   });
+}
+
+async function requireFunction(store: Store, name: string): Promise<void> {
+  if ((await store.getFunction(name)) === undefined) {
+    throw new StratoError('FUNCTION_NOT_FOUND', `function '${name}' does not exist`);
+  }
 }
