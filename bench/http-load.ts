@@ -1,5 +1,6 @@
 import http from 'node:http';
 import autocannon from 'autocannon';
+import { hasWrk, wrkLoad } from './wrk.js';
 
 export interface LoadResult {
   requestsPerSecond: number;
@@ -9,6 +10,11 @@ export interface LoadResult {
   non2xx: number;
 }
 
+const useWrk = hasWrk();
+
+/** Which load generator `loadTest` uses: wrk when installed, autocannon otherwise. */
+export const loadGenerator = useWrk ? 'wrk' : 'autocannon';
+
 /** Throughput and latency at `connections` concurrent keep-alive connections, for `seconds`. */
 export async function loadTest(options: {
   url: string;
@@ -17,6 +23,7 @@ export async function loadTest(options: {
   connections: number;
   seconds: number;
 }): Promise<LoadResult> {
+  if (useWrk) return wrkLoad(options);
   const result = await autocannon({
     url: options.url,
     method: options.method ?? 'GET',

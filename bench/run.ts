@@ -10,7 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleFunction } from '../src/build/bundle-function.js';
 import { StratoClient } from '../src/client/strato-client.js';
-import { loadTest, percentile, request, sequentialLatencies, type LoadResult } from './http-load.js';
+import {
+  loadGenerator,
+  loadTest,
+  percentile,
+  request,
+  sequentialLatencies,
+  type LoadResult,
+} from './http-load.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const COLD_SAMPLES = Number(process.env['BENCH_COLD_SAMPLES'] ?? 100);
@@ -147,7 +154,9 @@ async function main(): Promise<void> {
   const header = ['what', 'req/s', 'p50 ms', 'p99 ms', 'note'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(`\nnode ${process.version}, ${os.cpus().length} cores, ${SECONDS}s per throughput run\n`);
+  console.log(
+    `\nnode ${process.version}, ${os.cpus().length} cores, ${SECONDS}s per throughput run, load generator: ${loadGenerator}\n`,
+  );
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows) console.log(line(r));

@@ -1,15 +1,11 @@
 import { Migrator, sql } from 'kysely';
-import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { StratoError } from '../core/index.js';
 import type {
   FunctionConfig,
-  FunctionErrorInfo,
   FunctionRecord,
-  InvocationOutcome,
   InvocationQuery,
   InvocationRecord,
-  InvocationTrigger,
-  LogLevel,
   LogLine,
   LogQuery,
   Page,
@@ -19,7 +15,8 @@ import type {
 } from '../core/index.js';
 import { createMigrationProvider } from './migrations.js';
 import type { StoreDialect } from './migrations.js';
-import type { Database, FunctionsTable, InvocationsTable, LogsTable, VersionsTable } from './schema.js';
+import type { Database, FunctionsTable, VersionsTable } from './schema.js';
+import { toInvocationRecord, toInvocationRow, toLogLine, toLogRow } from './invocation-rows.js';
 
 /**
  * Bind parameters per statement. SQLite allows 32766 and Postgres 65535; staying well under both
@@ -29,6 +26,9 @@ const MAX_BIND_PARAMETERS = 30_000;
 
 /** The character that escapes `%`, `_` and itself in LIKE patterns (SQLite has no default one). */
 const LIKE_ESCAPE = '!';
+
+/** Writes invocation rows and log rows in one transaction, synchronously (a dialect's fast path). */
+export type RecordWriter = (records: InvocationRecord[], logs: LogLine[]) => void;
 
 export interface KyselyStoreOptions {
   kind: StoreDialect;
@@ -49,6 +49,7 @@ export class KyselyStore implements Store {
   readonly #db: Kysely<Database>;
   readonly #migrationTableSchema: string | undefined;
   #closing: Promise<void> | undefined;
+  #recordWriter: RecordWriter | undefined;
 
   constructor(db: Kysely<Database>, options: KyselyStoreOptions) {
     this.#db = db;
@@ -257,8 +258,22 @@ export class KyselyStore implements Store {
    * Idempotent per invocation id and per (invocation id, seq): re-recording a batch after a failed
    * flush inserts nothing twice (and does not overwrite what is already stored).
    */
+  /**
+   * Replaces the query-builder write of invocation batches with a dialect's own (prepared statements
+   * on SQLite: building a 1,000-row insert through Kysely costs ~7 µs a row, a prepared insert ~1 µs).
+   */
+  useRecordWriter(writer: RecordWriter): void {
+    this.#recordWriter = writer;
+  }
+
   async recordInvocations(records: InvocationRecord[], logs: LogLine[]): Promise<void> {
     if (records.length === 0 && logs.length === 0) return;
+    const writer = this.#recordWriter;
+    if (writer !== undefined) {
+      // Through Kysely's connection, so the write never interleaves with one of its transactions.
+      await this.#db.connection().execute(() => Promise.resolve(writer(records, logs)));
+      return;
+    }
     const invocationRows = records.map(toInvocationRow);
     const logRows = logs.map(toLogRow);
     await this.#db.transaction().execute(async (trx) => {
@@ -423,72 +438,5 @@ function toVersionRecord(row: Selectable<VersionsTable>): VersionRecord {
     config: JSON.parse(row.config_json) as FunctionConfig,
     description: row.description,
     createdAt: row.created_at,
-  };
-}
-
-function toInvocationRow(record: InvocationRecord): Insertable<InvocationsTable> {
-  return {
-    id: record.id,
-    function_name: record.functionName,
-    version: record.version,
-    trigger: record.trigger,
-    started_at: record.startedAt,
-    duration_ms: record.durationMs,
-    init_duration_ms: record.initDurationMs,
-    cold: record.cold ? 1 : 0,
-    outcome: record.outcome,
-    error_json: record.error === null ? null : JSON.stringify(record.error),
-    memory_mb: record.memoryMb,
-    billed_ms: record.billedMs,
-    log_bytes: record.logBytes,
-    log_truncated: record.logTruncated ? 1 : 0,
-  };
-}
-
-function toInvocationRecord(row: Selectable<InvocationsTable>): InvocationRecord {
-  return {
-    id: row.id,
-    functionName: row.function_name,
-    version: row.version,
-    trigger: row.trigger as InvocationTrigger,
-    startedAt: row.started_at,
-    durationMs: row.duration_ms,
-    initDurationMs: row.init_duration_ms,
-    cold: row.cold === 1,
-    outcome: row.outcome as InvocationOutcome,
-    error: parseErrorInfo(row.error_json),
-    memoryMb: row.memory_mb,
-    billedMs: row.billed_ms,
-    logBytes: row.log_bytes,
-    logTruncated: row.log_truncated === 1,
-  };
-}
-
-function parseErrorInfo(json: string | null): FunctionErrorInfo | null {
-  if (json === null) return null;
-  const parsed = JSON.parse(json) as { type: string; message: string; stack?: string };
-  // JSON drops an undefined stack; put the key back so the record has its declared shape.
-  return { type: parsed.type, message: parsed.message, stack: parsed.stack };
-}
-
-function toLogRow(line: LogLine): Insertable<LogsTable> {
-  return {
-    invocation_id: line.invocationId,
-    function_name: line.functionName,
-    seq: line.seq,
-    ts: line.ts,
-    level: line.level,
-    message: line.message,
-  };
-}
-
-function toLogLine(row: Selectable<LogsTable>): LogLine {
-  return {
-    invocationId: row.invocation_id,
-    functionName: row.function_name,
-    seq: row.seq,
-    ts: Number(row.ts),
-    level: row.level as LogLevel,
-    message: row.message,
   };
 }
