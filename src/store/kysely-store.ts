@@ -27,8 +27,11 @@ const MAX_BIND_PARAMETERS = 30_000;
 /** The character that escapes `%`, `_` and itself in LIKE patterns (SQLite has no default one). */
 const LIKE_ESCAPE = '!';
 
-/** Writes invocation rows and log rows in one transaction, synchronously (a dialect's fast path). */
-export type RecordWriter = (records: InvocationRecord[], logs: LogLine[]) => void;
+/** A dialect's own path for invocation batches (one transaction per batch); closed with the store. */
+export interface RecordWriter {
+  write(records: InvocationRecord[], logs: LogLine[]): Promise<void>;
+  close(): Promise<void>;
+}
 
 export interface KyselyStoreOptions {
   kind: StoreDialect;
@@ -72,7 +75,10 @@ export class KyselyStore implements Store {
 
   close(): Promise<void> {
     // Idempotent: a pg pool throws when ended twice, and shutdown paths often close twice.
-    this.#closing ??= this.#db.destroy();
+    this.#closing ??= (async () => {
+      await this.#recordWriter?.close();
+      await this.#db.destroy();
+    })();
     return this.#closing;
   }
 
@@ -259,8 +265,8 @@ export class KyselyStore implements Store {
    * flush inserts nothing twice (and does not overwrite what is already stored).
    */
   /**
-   * Replaces the query-builder write of invocation batches with a dialect's own (prepared statements
-   * on SQLite: building a 1,000-row insert through Kysely costs ~7 µs a row, a prepared insert ~1 µs).
+   * Replaces the query-builder write of invocation batches with a dialect's own (on SQLite: prepared
+   * statements on a worker thread; building a 1,000-row insert through Kysely costs ~7 µs a row).
    */
   useRecordWriter(writer: RecordWriter): void {
     this.#recordWriter = writer;
@@ -268,10 +274,8 @@ export class KyselyStore implements Store {
 
   async recordInvocations(records: InvocationRecord[], logs: LogLine[]): Promise<void> {
     if (records.length === 0 && logs.length === 0) return;
-    const writer = this.#recordWriter;
-    if (writer !== undefined) {
-      // Through Kysely's connection, so the write never interleaves with one of its transactions.
-      await this.#db.connection().execute(() => Promise.resolve(writer(records, logs)));
+    if (this.#recordWriter !== undefined) {
+      await this.#recordWriter.write(records, logs);
       return;
     }
     const invocationRows = records.map(toInvocationRow);

@@ -10,9 +10,8 @@ import {
   SqliteQueryCompiler,
 } from 'kysely';
 import type { DatabaseConnection, Dialect, SqliteDialectConfig } from 'kysely';
-import type { InvocationRecord, LogLine } from '../core/index.js';
-import { KyselyStore, type RecordWriter } from './kysely-store.js';
-import { toInvocationRow, toLogRow } from './invocation-rows.js';
+import { KyselyStore } from './kysely-store.js';
+import { SqliteRecordWorker } from './sqlite-record-worker.js';
 import type { Database } from './schema.js';
 
 export interface SqliteStoreOptions {
@@ -56,29 +55,13 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Kyse
     await store.close();
     throw error;
   }
-  store.useRecordWriter(createRecordWriter(database));
+  // A file can be opened twice: invocation batches go through a second connection on a worker thread.
+  if (options.file !== ':memory:' && options.file !== '') {
+    store.useRecordWriter(
+      new SqliteRecordWorker({ file: options.file, busyTimeoutMs: options.busyTimeoutMs ?? 5000 }),
+    );
+  }
   return store;
-}
-
-/** Invocation batches through prepared statements: the hot write path of a busy node. */
-function createRecordWriter(database: SqliteDatabase.Database): RecordWriter {
-  const insertInvocation = database.prepare(
-    `insert into invocations (id, function_name, version, trigger, started_at, duration_ms, init_duration_ms, cold,
-       outcome, error_json, memory_mb, billed_ms, log_bytes, log_truncated)
-     values (@id, @function_name, @version, @trigger, @started_at, @duration_ms, @init_duration_ms, @cold,
-       @outcome, @error_json, @memory_mb, @billed_ms, @log_bytes, @log_truncated)
-     on conflict (id) do nothing`,
-  );
-  const insertLog = database.prepare(
-    `insert into logs (invocation_id, function_name, seq, ts, level, message)
-     values (@invocation_id, @function_name, @seq, @ts, @level, @message)
-     on conflict (invocation_id, seq) do nothing`,
-  );
-  const write = database.transaction((records: InvocationRecord[], logs: LogLine[]) => {
-    for (const record of records) insertInvocation.run(toInvocationRow(record));
-    for (const line of logs) insertLog.run(toLogRow(line));
-  });
-  return (records, logs) => write.immediate(records, logs);
 }
 
 /**

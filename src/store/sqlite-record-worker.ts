@@ -1,0 +1,71 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { InvocationRecord, LogLine } from '../core/index.js';
+import { toInvocationRow, toLogRow } from './invocation-rows.js';
+
+/**
+ * The worker's code, evaluated as CommonJS: its own connection to the same SQLite file (WAL: the main
+ * connection keeps serving reads and control-plane writes), prepared inserts, one transaction per batch.
+ * Inline so that it runs the same from TypeScript sources and from the build.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driverPath);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
+db.pragma('synchronous = NORMAL');
+const insertInvocation = db.prepare(\`insert into invocations (id, function_name, version, trigger, started_at,
+  duration_ms, init_duration_ms, cold, outcome, error_json, memory_mb, billed_ms, log_bytes, log_truncated)
+  values (@id, @function_name, @version, @trigger, @started_at, @duration_ms, @init_duration_ms, @cold, @outcome,
+  @error_json, @memory_mb, @billed_ms, @log_bytes, @log_truncated) on conflict (id) do nothing\`);
+const insertLog = db.prepare(\`insert into logs (invocation_id, function_name, seq, ts, level, message)
+  values (@invocation_id, @function_name, @seq, @ts, @level, @message) on conflict (invocation_id, seq) do nothing\`);
+const write = db.transaction((rows, logRows) => {
+  for (const row of rows) insertInvocation.run(row);
+  for (const row of logRows) insertLog.run(row);
+});
+parentPort.on('message', (batch) => {
+  if (batch === 'close') { db.close(); parentPort.close(); return; }
+  try { write.immediate(batch.rows, batch.logRows); parentPort.postMessage({ id: batch.id }); }
+  catch (error) { parentPort.postMessage({ id: batch.id, error: String(error && error.message || error) }); }
+});
+`;
+
+/**
+ * Writes invocation batches on a worker thread, so a busy node's record writes (B-tree inserts, WAL
+ * checkpoints) never block the thread that serves requests. Measured here: recording on the main
+ * thread cost about 30% of warm invoke throughput.
+ */
+export class SqliteRecordWorker {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  private nextId = 1;
+
+  constructor(options: { file: string; busyTimeoutMs: number }) {
+    const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...options, driverPath } });
+    this.worker.on('message', (reply: { id: number; error?: string }) => {
+      const waiter = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (reply.error === undefined) waiter?.resolve();
+      else waiter?.reject(new Error(`recording invocations failed: ${reply.error}`));
+    });
+    this.worker.on('error', (error) => {
+      for (const waiter of this.waiting.values()) waiter.reject(error);
+      this.waiting.clear();
+    });
+  }
+
+  write(records: InvocationRecord[], logs: LogLine[]): Promise<void> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, rows: records.map(toInvocationRow), logRows: logs.map(toLogRow) });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.worker.postMessage('close');
+    await new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+  }
+}
