@@ -6,23 +6,27 @@
 import type { GatewayToHost, HostToGateway } from '../host-protocol.js';
 import { CompiledCode, wrapFunctionCode } from './compiled-code.js';
 import { IsolateInstance } from './isolate-instance.js';
+import { StemCellPool } from './stem-cell.js';
 import { MessageBatcher } from '../message-batcher.js';
 
 const batcher = new MessageBatcher<HostToGateway>((messages) => process.send?.(messages));
 const send = (message: HostToGateway) => batcher.send(message);
 
 let runtime: CompiledCode | undefined;
+let stemCells: StemCellPool | undefined;
 const codes = new Map<string, CompiledCode>();
-const instances = new Map<string, { instance: IsolateInstance; started: Promise<void> }>();
+const instances = new Map<string, IsolateInstance>();
 
 function handle(message: GatewayToHost): void {
   switch (message.t) {
     case 'configure':
       runtime = new CompiledCode(message.runtimeSource, 'strato:runtime.js');
+      stemCells = new StemCellPool(runtime);
       send({ t: 'ready', pid: process.pid });
       return;
     case 'start': {
-      if (runtime === undefined) throw new Error('isolate host: start before configure');
+      if (runtime === undefined || stemCells === undefined)
+        throw new Error('isolate host: start before configure');
       let code = codes.get(message.codeSha256);
       if (code === undefined) {
         if (message.code === null) throw new Error(`isolate host: code ${message.codeSha256} not sent`);
@@ -34,6 +38,7 @@ function handle(message: GatewayToHost): void {
         {
           instanceId,
           runtime,
+          stemCells,
           code,
           timeoutMs: message.timeoutMs,
           config: {
@@ -52,12 +57,13 @@ function handle(message: GatewayToHost): void {
           },
         },
       );
-      instances.set(instanceId, { instance, started: instance.start() });
+      instance.start();
+      instances.set(instanceId, instance);
       return;
     }
     case 'invoke': {
-      const entry = instances.get(message.instanceId);
-      if (entry === undefined) {
+      const instance = instances.get(message.instanceId);
+      if (instance === undefined) {
         const error = { type: 'SandboxCrashed', message: 'the instance is gone' };
         send({
           t: 'result',
@@ -76,13 +82,12 @@ function handle(message: GatewayToHost): void {
         return;
       }
       const { invocationId, kind, payload, deadline } = message;
-      void entry.started.then(() => entry.instance.invoke(invocationId, kind, payload, deadline));
+      instance.invoke(invocationId, kind, payload, deadline);
       return;
     }
     case 'dispose': {
-      const entry = instances.get(message.instanceId);
+      instances.get(message.instanceId)?.dispose();
       instances.delete(message.instanceId);
-      if (entry !== undefined) void entry.started.then(() => entry.instance.dispose());
       return;
     }
     case 'forget-code':

@@ -1,5 +1,4 @@
-import ivm from 'isolated-vm';
-import { webHostBindings } from '../web-host-bindings.js';
+import type ivm from 'isolated-vm';
 import type { FunctionErrorInfo } from '../../../core/invocation.js';
 import type {
   GuestCompletionStatus,
@@ -10,6 +9,7 @@ import type {
 } from '../../../guest/protocol.js';
 import type { HostCompletion, HostCompletionStatus } from '../host-protocol.js';
 import { cleanGuestStack, type CompiledCode } from './compiled-code.js';
+import { createStemCell, type CellOwner, type GuestInvoke, type StemCellPool } from './stem-cell.js';
 
 /**
  * A synchronous call into the isolate that used more CPU than this marks the instance CPU-heavy: from
@@ -18,11 +18,11 @@ import { cleanGuestStack, type CompiledCode } from './compiled-code.js';
  * descheduled under load must not demote its instances.
  */
 const HEAVY_SYNC_CALL_NS = 20_000_000n;
-const MIN_ISOLATE_MEMORY_MB = 8;
 
 export interface InstanceOptions {
   instanceId: string;
   runtime: CompiledCode;
+  stemCells: StemCellPool;
   code: CompiledCode;
   config: GuestInitConfig;
   timeoutMs: number;
@@ -45,10 +45,9 @@ interface RunningInvocation {
 }
 
 type HostVerdict = 'timeout' | 'out_of_memory' | 'crashed';
-type GuestInvoke = (invocationId: string, kind: GuestPayloadKind, payload: string, deadline: number) => void;
 
 /** One V8 isolate running one function version, inside an isolate host process. */
-export class IsolateInstance {
+export class IsolateInstance implements CellOwner {
   private isolate: ivm.Isolate | undefined;
   private invokeRef: ivm.Reference<GuestInvoke> | undefined;
   private fireTimerRef: ivm.Reference<(id: number) => void> | undefined;
@@ -69,52 +68,30 @@ export class IsolateInstance {
     return this.dead;
   }
 
-  /** Creates the isolate and loads the function; failures are reported on the first invocation. */
-  async start(): Promise<void> {
+  /**
+   * Takes a stem cell (an isolate with the guest runtime loaded) or makes one, then loads the
+   * function into it; failures are reported on the first invocation.
+   */
+  start(): void {
     const startedAt = performance.now();
-    const { config, runtime, code, timeoutMs } = this.options;
+    const { config, code, timeoutMs, stemCells, runtime } = this.options;
     try {
-      const isolate = new ivm.Isolate({ memoryLimit: Math.max(MIN_ISOLATE_MEMORY_MB, config.memoryMb) });
-      this.isolate = isolate;
-      const context = isolate.createContextSync();
-      context.evalClosureSync(
-        'globalThis.__strato_host = { setTimer: $0, clearTimer: $1, randomBytes: $2, parseUrl: $3, complete: $4 };',
-        [
-          new ivm.Callback((id: number, delayMs: number) => this.setTimer(id, delayMs)),
-          new ivm.Callback((id: number) => this.clearTimer(id)),
-          new ivm.Callback(webHostBindings.randomBytes),
-          new ivm.Callback(webHostBindings.parseUrl),
-          new ivm.Callback(
-            (
-              invocationId: string,
-              status: GuestCompletionStatus,
-              kind: GuestResponseKind,
-              body: string,
-              logsJson: string,
-            ) => this.complete(invocationId, status, kind, body, logsJson),
-          ),
-        ],
-      );
-      runtime.compile(isolate).runSync(context, { release: true });
-      const runtimeRef = context.global.getSync('__strato_runtime', { reference: true }) as ivm.Reference<
-        Record<string, unknown>
-      >;
-      const loadRef = runtimeRef.getSync('load', { reference: true }) as ivm.Reference<
-        (json: string) => string
-      >;
-      this.invokeRef = runtimeRef.getSync('invoke', { reference: true }) as ivm.Reference<GuestInvoke>;
-      this.fireTimerRef = runtimeRef.getSync('fireTimer', { reference: true }) as ivm.Reference<
-        (id: number) => void
-      >;
-      runtimeRef.release();
-      context.global.deleteSync('__strato_runtime');
-      code.compile(isolate).runSync(context, { release: true, timeout: timeoutMs });
-      // Module initialisation is user code of unknown cost: run it off the event loop.
-      const initJson = await loadRef.apply(undefined, [JSON.stringify(config)], {
+      const cell = stemCells.take(config.memoryMb) ?? createStemCell(runtime, config.memoryMb);
+      cell.owner = this;
+      this.isolate = cell.isolate;
+      this.invokeRef = cell.invokeRef;
+      this.fireTimerRef = cell.fireTimerRef;
+      code.compile(cell.isolate).runSync(cell.context, { release: true, timeout: timeoutMs });
+      // Synchronously, like invocations: an async call's first hop onto isolated-vm's thread pool cost
+      // ~2.5 ms here against ~0.3 ms for the whole load. A module whose load burns CPU marks the
+      // instance heavy, so its invocations then run off the event loop.
+      const cpuBefore = cell.isolate.cpuTime;
+      const initJson = cell.loadRef.applySync(undefined, [JSON.stringify(config)], {
         timeout: timeoutMs,
         result: { copy: true },
       });
-      loadRef.release();
+      if (cell.isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.heavy = true;
+      cell.loadRef.release();
       const init = JSON.parse(initJson) as GuestInitResult;
       this.init = {
         durationMs: performance.now() - startedAt,
@@ -234,7 +211,7 @@ export class IsolateInstance {
     );
   }
 
-  private complete(
+  complete(
     invocationId: string,
     status: GuestCompletionStatus,
     kind: GuestResponseKind,
@@ -291,7 +268,7 @@ export class IsolateInstance {
     running.initLogsJson = '';
   }
 
-  private setTimer(id: number, delayMs: number): void {
+  setTimer(id: number, delayMs: number): void {
     if (this.dead || typeof id !== 'number') return;
     const existing = this.timers.get(id);
     if (existing !== undefined) clearTimeout(existing);
@@ -308,7 +285,7 @@ export class IsolateInstance {
     this.timers.set(id, timer);
   }
 
-  private clearTimer(id: number): void {
+  clearTimer(id: number): void {
     const timer = this.timers.get(id);
     if (timer === undefined) return;
     clearTimeout(timer);
