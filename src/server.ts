@@ -82,16 +82,24 @@ export async function startServer(
       // Keep-alive connections that finish their last request while we close would otherwise hold the
       // server open until their idle timeout: close them as they become idle.
       const idleCloser = setInterval(() => app.server.closeIdleConnections(), 25);
-      await app.close().finally(() => clearInterval(idleCloser));
+      const httpClosed = app.close();
+      const graceOver = new Promise<false>((resolve) =>
+        setTimeout(() => resolve(false), config.shutdownGrace).unref(),
+      );
       const drained = await Promise.race([
-        scheduler.drain().then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), config.shutdownGrace).unref()),
+        Promise.all([httpClosed, scheduler.drain()]).then(() => true),
+        graceOver,
       ]);
-      if (!drained)
+      if (!drained) {
         logger.warn({ busy: scheduler.busyCount() }, 'shutdown grace period over; stopping busy instances');
+      }
+      // Invocations still running now end as crashed; their callers get a 502 before connections close.
       scheduler.close();
-      await recorder.close();
       await sandbox.close();
+      await Promise.race([httpClosed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      app.server.closeAllConnections();
+      clearInterval(idleCloser);
+      await recorder.close();
       await store.close();
     })();
     return closing;

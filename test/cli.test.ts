@@ -59,8 +59,24 @@ describe('the strato CLI against a real server', () => {
       '5s',
       '--env',
       'A=1',
+      '--env',
+      'B=two',
+      '--concurrency',
+      '3',
+      '--description',
+      'from the CLI test',
     );
     expect(deployed.stdout).toMatch(new RegExp(`deployed ${name} version 1`));
+    const shown = JSON.parse((await strato('get', name, '--json')).stdout) as {
+      version: { config: unknown; description: string };
+    };
+    expect(shown.version.config).toEqual({
+      memoryMb: 64,
+      timeoutMs: 5000,
+      env: { A: '1', B: 'two' },
+      concurrency: 3,
+    });
+    expect(shown.version.description).toBe('from the CLI test');
 
     const invoked = await strato('invoke', name, '--data', '{"name":"Ada"}');
     expect(JSON.parse(invoked.stdout)).toMatchObject({ text: 'Hello Ada!', functionName: name });

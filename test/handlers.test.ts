@@ -212,6 +212,103 @@ describe('handler styles', () => {
     expect(logs).toContain('background done');
   });
 
+  it('provides the Web APIs inside a deployed function', async () => {
+    const name = uniqueName('web-apis');
+    await deploySource(
+      server.client,
+      name,
+      `export default async () => {
+        const bytes = new TextEncoder().encode('héllo');
+        const random = crypto.getRandomValues(new Uint8Array(16));
+        const clone = structuredClone({ when: new Date(0), set: new Set([1, 2]), nested: { a: [1] } });
+        const url = new URL('/p?q=1#h', 'https://example.test');
+        url.searchParams.append('r', 'two words');
+        const headers = new Headers({ 'X-A': '1' });
+        headers.append('x-a', '2');
+        const response = new Response('body', { status: 201, headers: { 'content-type': 'text/plain' } });
+        const request = new Request('https://example.test/x', { method: 'POST', body: '{"k":1}' });
+        return {
+          encoded: Array.from(bytes),
+          decoded: new TextDecoder().decode(bytes),
+          randomLength: random.length,
+          randomNonZero: random.some((b) => b !== 0),
+          uuid: crypto.randomUUID(),
+          cloneIsCopy: clone.when instanceof Date && clone.set.has(2) && clone.nested.a[0] === 1,
+          base64: btoa('Strato'),
+          unbase64: atob('U3RyYXRv'),
+          href: url.href,
+          header: headers.get('x-a'),
+          responseText: await response.text(),
+          responseStatus: response.status,
+          requestJson: await request.json(),
+        };
+      };`,
+    );
+    const result = await invokeJson(server.client, name);
+    expect(result.status).toBe(200);
+    expect(result.body).toMatchObject({
+      encoded: [104, 195, 169, 108, 108, 111],
+      decoded: 'héllo',
+      randomLength: 16,
+      randomNonZero: true,
+      cloneIsCopy: true,
+      base64: 'U3RyYXRv',
+      unbase64: 'Strato',
+      href: 'https://example.test/p?q=1&r=two+words#h',
+      header: '1, 2',
+      responseText: 'body',
+      responseStatus: 201,
+      requestJson: { k: 1 },
+    });
+    expect((result.body as { uuid: string }).uuid).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+  });
+
+  it('runs setInterval, clearInterval, clearTimeout and queueMicrotask, and clears pending timers when an invocation settles', async () => {
+    const name = uniqueName('timers');
+    await deploySource(
+      server.client,
+      name,
+      `let fired = 0;
+       export default async (event: { phase: string }) => {
+         if (event.phase === 'arm') {
+           // Would fire 50 ms after this invocation settled, if timers survived it.
+           setTimeout(() => { fired++; }, 50);
+           const order: string[] = [];
+           queueMicrotask(() => order.push('microtask'));
+           const cancelled = setTimeout(() => order.push('cancelled timer'), 5);
+           clearTimeout(cancelled);
+           let ticks = 0;
+           await new Promise<void>((resolve) => {
+             const interval = setInterval(() => { ticks++; if (ticks === 3) { clearInterval(interval); resolve(); } }, 5);
+           });
+           await new Promise((resolve) => setTimeout(resolve, 20));
+           return { ticks, order };
+         }
+         return { fired };
+       };`,
+    );
+    expect(await invokeJson(server.client, name, { phase: 'arm' })).toMatchObject({
+      status: 200,
+      body: { ticks: 3, order: ['microtask'] },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await invokeJson(server.client, name, { phase: 'check' })).toMatchObject({
+      status: 200,
+      cold: false,
+      body: { fired: 0 },
+    });
+  });
+
+  it('pins a version on the HTTP trigger with /fn/name@N', async () => {
+    const name = uniqueName('trigger-pin');
+    await deploySource(server.client, name, `export default async () => 'first';`);
+    await deploySource(server.client, name, `export default async () => 'second';`);
+    expect(await (await fetch(`${server.url}/fn/${name}@1/x`)).text()).toBe('first');
+    expect(await (await fetch(`${server.url}/fn/${name}/x`)).text()).toBe('second');
+  });
+
   it('reports a module that exports no handler as an init error', async () => {
     const name = uniqueName('no-handler');
     await deploySource(server.client, name, `export const notAHandler = 1;`);

@@ -108,6 +108,10 @@ describe('invocation outcomes', () => {
     const response = await server.client.invoke(name, JSON.stringify({ blob: 'x'.repeat(70 * 1024) }));
     expect(response.status).toBe(413);
     expect(JSON.parse(response.body)).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
+    const trigger = await fetch(`${server.url}/fn/${name}`, { method: 'POST', body: 'y'.repeat(70 * 1024) });
+    expect(trigger.status).toBe(413);
+    // Records are flushed every 100 ms: wait past that, then check nothing ran.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const { invocations } = await server.client.listInvocations(name);
     expect(invocations).toHaveLength(0);
   });

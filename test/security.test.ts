@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StratoError } from '../src/core/strato-error.js';
 import { deploySource, invokeJson, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
@@ -73,7 +74,27 @@ describe('untrusted code cannot reach the host', () => {
     expect(found).toEqual({ seen: [], env: { MINE: 'yes' }, names: [] });
   });
 
+  it('runs its sandbox hosts with an empty environment', () => {
+    for (const pid of server.sandbox.hostPids()) {
+      expect(pid).toBeTypeOf('number');
+      const environ = readFileSync(`/proc/${pid!}/environ`, 'utf8');
+      expect(environ).not.toContain(SECRET);
+      // Only what Node itself sets up for the IPC channel to the gateway.
+      const names = environ
+        .split('\0')
+        .filter((entry) => entry.length > 0)
+        .map((entry) => entry.split('=')[0]);
+      expect(names.every((entry) => entry!.startsWith('NODE_CHANNEL_'))).toBe(true);
+    }
+  });
+
   it('has no file system, no module loader and no network', async () => {
+    // Built at run time so that the bundler cannot see (and rewrite) the import.
+    expect(
+      await probe(
+        `try { await new Function('s', 'return import(s)')('node:fs'); return 'imported'; } catch (e) { return 'refused: ' + e.message; }`,
+      ),
+    ).toMatch(/^refused/);
     expect(
       await probe(`try { await import('node:fs'); return 'imported'; } catch (e) { return 'refused'; }`),
     ).toBe('refused');

@@ -36,3 +36,26 @@ describe('graceful shutdown', () => {
     }
   });
 });
+
+describe('graceful shutdown with a grace period', () => {
+  it('stops invocations still running when the grace period is over', async () => {
+    const server = await startTestServer({ shutdownGrace: '300ms' });
+    cleanups.push(() => rmSync(server.dataDir, { recursive: true, force: true }));
+    const name = uniqueName('too-slow');
+    await deploySource(
+      server.client,
+      name,
+      `export default async () => { await new Promise((r) => setTimeout(r, 20000)); return 'late'; };`,
+      {
+        timeout: '60s',
+      },
+    );
+    const inFlight = invokeJson(server.client, name);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const startedClosing = Date.now();
+    await server.close();
+    const result = await inFlight;
+    expect(Date.now() - startedClosing).toBeLessThan(5000);
+    expect(result).toMatchObject({ status: 502, body: { error: { code: 'SANDBOX_CRASHED' } } });
+  });
+});

@@ -40,6 +40,7 @@ export class SqliteRecordWorker {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   private nextId = 1;
+  private failure: Error | undefined;
 
   constructor(options: { file: string; busyTimeoutMs: number }) {
     const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
@@ -50,13 +51,13 @@ export class SqliteRecordWorker {
       if (reply.error === undefined) waiter?.resolve();
       else waiter?.reject(new Error(`recording invocations failed: ${reply.error}`));
     });
-    this.worker.on('error', (error) => {
-      for (const waiter of this.waiting.values()) waiter.reject(error);
-      this.waiting.clear();
-    });
+    this.worker.on('error', (error) => this.fail(error));
+    this.worker.on('exit', () => this.fail(new Error('the record writer thread exited')));
   }
 
   write(records: InvocationRecord[], logs: LogLine[]): Promise<void> {
+    // The recorder keeps a failed batch and retries it; a dead thread must say so, not hang.
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -64,7 +65,14 @@ export class SqliteRecordWorker {
     });
   }
 
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiter of this.waiting.values()) waiter.reject(error);
+    this.waiting.clear();
+  }
+
   async close(): Promise<void> {
+    if (this.failure !== undefined) return;
     this.worker.postMessage('close');
     await new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
   }
