@@ -15,14 +15,16 @@ const useWrk = hasWrk();
 /** Which load generator `loadTest` uses: wrk when installed, autocannon otherwise. */
 export const loadGenerator = useWrk ? 'wrk' : 'autocannon';
 
-/** Throughput and latency at `connections` concurrent keep-alive connections, for `seconds`. */
-export async function loadTest(options: {
+export interface LoadOptions {
   url: string;
   method?: 'GET' | 'POST';
   body?: string;
   connections: number;
   seconds: number;
-}): Promise<LoadResult> {
+}
+
+/** Throughput and latency at `connections` concurrent keep-alive connections, for `seconds`. */
+export async function loadTest(options: LoadOptions): Promise<LoadResult> {
   if (useWrk) return wrkLoad(options);
   const result = await autocannon({
     url: options.url,

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { LoadResult } from './http-load.js';
+import type { LoadOptions, LoadResult } from './http-load.js';
 
 const run = promisify(execFile);
 
@@ -18,13 +18,7 @@ export function hasWrk(): boolean {
   }
 }
 
-export async function wrkLoad(options: {
-  url: string;
-  method?: 'GET' | 'POST';
-  body?: string;
-  connections: number;
-  seconds: number;
-}): Promise<LoadResult> {
+export async function wrkLoad(options: LoadOptions): Promise<LoadResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'strato-wrk-'));
   const script = path.join(dir, 'request.lua');
   const lines = [`wrk.method = "${options.method ?? 'GET'}"`];
