@@ -53,6 +53,7 @@ const forbidden = {
   scheduler: ['store', 'build', 'sandbox', 'queue', 'triggers', 'http', 'client', 'cli'],
   observe: ['build', 'sandbox', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
   http: ['sandbox', 'client', 'cli'],
+  lambda: ['sandbox', 'scheduler', 'guest', 'http', 'client', 'cli'],
   client: ['store', 'build', 'sandbox', 'guest', 'scheduler', 'queue', 'triggers', 'http', 'observe', 'cli'],
   cli: ['store', 'sandbox', 'guest', 'scheduler', 'queue', 'triggers', 'http', 'observe'],
 };
