@@ -9,15 +9,21 @@ export const errorCodes = {
   INVALID_NAME: { status: 400, fault: 'user' },
   INVALID_QUALIFIER: { status: 400, fault: 'user' },
   BUILD_FAILED: { status: 400, fault: 'user' },
+  /** An uploaded zip (Lambda `ZipFile`) is corrupt, encrypted, or holds unsafe entries. */
+  INVALID_ZIP: { status: 400, fault: 'user' },
   UNAUTHORIZED: { status: 401, fault: 'user' },
   FORBIDDEN: { status: 403, fault: 'user' },
   FUNCTION_NOT_FOUND: { status: 404, fault: 'user' },
   VERSION_NOT_FOUND: { status: 404, fault: 'user' },
   INVOCATION_NOT_FOUND: { status: 404, fault: 'user' },
+  ALIAS_NOT_FOUND: { status: 404, fault: 'user' },
   ROUTE_NOT_FOUND: { status: 404, fault: 'user' },
   METHOD_NOT_ALLOWED: { status: 405, fault: 'user' },
   FUNCTION_EXISTS: { status: 409, fault: 'user' },
+  ALIAS_EXISTS: { status: 409, fault: 'user' },
   PAYLOAD_TOO_LARGE: { status: 413, fault: 'user' },
+  /** An uploaded zip exceeds an entry-count, size or compression-ratio limit. */
+  ZIP_TOO_LARGE: { status: 413, fault: 'user' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, fault: 'user' },
   TOO_MANY_REQUESTS: { status: 429, fault: 'user' },
   /** The function threw (or its module failed to load). Rendered with the function's own error. */
