@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type {
+  CreateAliasInput,
   FunctionConfig,
   InvocationRecord,
   LogLine,
@@ -422,6 +423,192 @@ export function runStoreContract(
         const reborn = await publish(fn, { mode: 'create' });
         expect(reborn.created).toBe(true);
         expect(reborn.version.version).toBe(1);
+      });
+    });
+
+    describe('aliases', () => {
+      /** A function with `versions` published versions. */
+      async function withVersions(label: string, versions: number): Promise<string> {
+        const fn = uniqueName(label);
+        for (let i = 0; i < versions; i++) await publish(fn);
+        return fn;
+      }
+
+      it('creates, reads and lists aliases with every field recorded', async () => {
+        const fn = await withVersions('alias-create', 3);
+        const before = Date.now();
+        const live = await store.createAlias({
+          functionName: fn,
+          name: 'live',
+          functionVersion: 2,
+          additionalVersionWeights: { '3': 0.25 },
+          description: 'canary ✓',
+        });
+        expect(live).toStrictEqual({
+          functionName: fn,
+          name: 'live',
+          functionVersion: 2,
+          additionalVersionWeights: { '3': 0.25 },
+          description: 'canary ✓',
+          createdAt: live.createdAt,
+          updatedAt: live.createdAt,
+        });
+        expect(Date.parse(live.createdAt)).toBeGreaterThanOrEqual(before - 1000);
+        expect(await store.getAlias(fn, 'live')).toStrictEqual(live);
+        const beta = await store.createAlias({
+          functionName: fn,
+          name: 'Beta_1-x',
+          functionVersion: 1,
+          additionalVersionWeights: {},
+          description: '',
+        });
+        // By name: 'B' sorts before 'l' in byte order and in the usual locales alike.
+        expect(await store.listAliases(fn)).toStrictEqual([beta, live]);
+        expect(await store.getAlias(fn, 'missing')).toBeUndefined();
+        expect(await store.listAliases(uniqueName('none'))).toEqual([]);
+      });
+
+      it('keeps aliases of different functions apart', async () => {
+        const a = await withVersions('alias-a', 1);
+        const b = await withVersions('alias-b', 2);
+        const input = { name: 'prod', additionalVersionWeights: {}, description: '' };
+        await store.createAlias({ ...input, functionName: a, functionVersion: 1 });
+        await store.createAlias({ ...input, functionName: b, functionVersion: 2 });
+        expect((await store.getAlias(a, 'prod'))?.functionVersion).toBe(1);
+        expect((await store.getAlias(b, 'prod'))?.functionVersion).toBe(2);
+        expect(await store.deleteAlias(a, 'prod')).toBe(true);
+        expect(await store.getAlias(a, 'prod')).toBeUndefined();
+        expect(await store.getAlias(b, 'prod')).toBeDefined();
+        expect(await store.deleteAlias(a, 'prod')).toBe(false);
+      });
+
+      it('refuses a duplicate, a missing function or version, and bad weights, creating nothing', async () => {
+        const fn = await withVersions('alias-refused', 2);
+        const base = { functionName: fn, name: 'x', additionalVersionWeights: {}, description: '' };
+        await store.createAlias({ ...base, functionVersion: 1 });
+        await expect(store.createAlias({ ...base, functionVersion: 2 })).rejects.toMatchObject({
+          code: 'ALIAS_EXISTS',
+        });
+        expect((await store.getAlias(fn, 'x'))?.functionVersion).toBe(1);
+
+        await expect(
+          store.createAlias({ ...base, functionName: uniqueName('ghost'), functionVersion: 1 }),
+        ).rejects.toMatchObject({ code: 'FUNCTION_NOT_FOUND' });
+        const refused: Array<
+          [Pick<CreateAliasInput, 'functionVersion'> & Partial<CreateAliasInput>, string]
+        > = [
+          [{ functionVersion: 3 }, 'VERSION_NOT_FOUND'],
+          [{ functionVersion: 1, additionalVersionWeights: { '3': 0.5 } }, 'VERSION_NOT_FOUND'],
+          [{ functionVersion: 1, additionalVersionWeights: { '2': 1.5 } }, 'VALIDATION_FAILED'],
+          [{ functionVersion: 1, additionalVersionWeights: { '2': -0.1 } }, 'VALIDATION_FAILED'],
+          [{ functionVersion: 1, additionalVersionWeights: { '1': 0.5 } }, 'VALIDATION_FAILED'],
+          [{ functionVersion: 1, additionalVersionWeights: { latest: 0.5 } }, 'VALIDATION_FAILED'],
+          [{ functionVersion: 0 }, 'VALIDATION_FAILED'],
+        ];
+        for (const [overrides, code] of refused) {
+          await expect(store.createAlias({ ...base, name: 'y', ...overrides })).rejects.toMatchObject({
+            code,
+          });
+        }
+        expect((await store.listAliases(fn)).map((alias) => alias.name)).toEqual(['x']);
+      });
+
+      it('updates only the fields given, checking the merged result', async () => {
+        const fn = await withVersions('alias-update', 3);
+        const created = await store.createAlias({
+          functionName: fn,
+          name: 'live',
+          functionVersion: 1,
+          additionalVersionWeights: {},
+          description: 'first',
+        });
+        const shifted = await store.updateAlias(fn, 'live', {
+          functionVersion: 2,
+          additionalVersionWeights: { '1': 0.3 },
+        });
+        expect(shifted).toStrictEqual({
+          ...created,
+          functionVersion: 2,
+          additionalVersionWeights: { '1': 0.3 },
+          updatedAt: shifted.updatedAt,
+        });
+        expect(Date.parse(shifted.updatedAt)).toBeGreaterThanOrEqual(Date.parse(created.updatedAt));
+        const described = await store.updateAlias(fn, 'live', { description: 'second' });
+        expect(described).toMatchObject({
+          functionVersion: 2,
+          additionalVersionWeights: { '1': 0.3 },
+          description: 'second',
+        });
+        expect(await store.getAlias(fn, 'live')).toStrictEqual(described);
+
+        // Moving the primary onto the extra version would route to one version twice.
+        await expect(store.updateAlias(fn, 'live', { functionVersion: 1 })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+        });
+        await expect(store.updateAlias(fn, 'live', { functionVersion: 4 })).rejects.toMatchObject({
+          code: 'VERSION_NOT_FOUND',
+        });
+        await expect(
+          store.updateAlias(fn, 'live', { additionalVersionWeights: { '9': 0.1 } }),
+        ).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
+        expect(await store.getAlias(fn, 'live')).toStrictEqual(described);
+
+        const cleared = await store.updateAlias(fn, 'live', {
+          functionVersion: 3,
+          additionalVersionWeights: {},
+        });
+        expect(cleared).toMatchObject({
+          functionVersion: 3,
+          additionalVersionWeights: {},
+          description: 'second',
+        });
+
+        await expect(store.updateAlias(fn, 'nope', { description: '' })).rejects.toMatchObject({
+          code: 'ALIAS_NOT_FOUND',
+        });
+        await expect(
+          store.updateAlias(uniqueName('ghost'), 'live', { description: '' }),
+        ).rejects.toMatchObject({ code: 'FUNCTION_NOT_FOUND' });
+      });
+
+      it('lets exactly one of 5 concurrent creates of one alias win', async () => {
+        const fn = await withVersions('alias-race', 5);
+        const settled = await Promise.allSettled(
+          [1, 2, 3, 4, 5].map((functionVersion) =>
+            store.createAlias({
+              functionName: fn,
+              name: 'live',
+              functionVersion,
+              additionalVersionWeights: {},
+              description: '',
+            }),
+          ),
+        );
+        const won = settled.filter((s) => s.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        for (const outcome of settled) {
+          if (outcome.status === 'rejected') expect(outcome.reason).toMatchObject({ code: 'ALIAS_EXISTS' });
+        }
+        expect(await store.getAlias(fn, 'live')).toStrictEqual(won[0]?.value);
+      });
+
+      it('goes with its function', async () => {
+        const fn = await withVersions('alias-doomed', 2);
+        const other = await withVersions('alias-kept', 1);
+        const input = { name: 'live', functionVersion: 1, additionalVersionWeights: {}, description: '' };
+        await store.createAlias({ ...input, functionName: fn, additionalVersionWeights: { '2': 0.5 } });
+        await store.createAlias({ ...input, functionName: fn, name: 'stable' });
+        await store.createAlias({ ...input, functionName: other });
+
+        expect(await store.deleteFunction(fn)).toBe(true);
+        expect(await store.listAliases(fn)).toEqual([]);
+        expect(await store.getAlias(fn, 'live')).toBeUndefined();
+        expect(await store.getAlias(other, 'live')).toBeDefined();
+        // A re-created function starts without the old aliases, and can reuse their names.
+        await publish(fn, { mode: 'create' });
+        expect(await store.listAliases(fn)).toEqual([]);
+        await store.createAlias({ ...input, functionName: fn });
+        expect((await store.getAlias(fn, 'live'))?.functionVersion).toBe(1);
       });
     });
 

@@ -66,6 +66,7 @@ describe('Postgres store', () => {
         await Promise.all(stores.map((store) => store.close()));
       }
       expect(await tablesIn(schema)).toEqual([
+        'aliases',
         'artifacts',
         'functions',
         'invocations',

@@ -1,4 +1,4 @@
-import type { FunctionRecord, VersionRecord } from '../core/function.js';
+import type { AliasRecord, FunctionRecord, VersionRecord } from '../core/function.js';
 import type { InvocationRecord, LogLine } from '../core/invocation.js';
 import { StratoError, type StratoErrorBody } from '../core/strato-error.js';
 
@@ -16,6 +16,17 @@ export interface FunctionResponse {
   function: FunctionRecord;
   version: VersionRecord;
 }
+
+export interface CreateAliasRequest {
+  name: string;
+  functionVersion: number;
+  /** Extra version (as a string) → share of requests in [0, 1]; at most one entry. */
+  additionalVersionWeights?: Record<string, number>;
+  description?: string;
+}
+
+/** Absent fields keep their value; `additionalVersionWeights: {}` removes the split. */
+export type UpdateAliasRequest = Partial<Omit<CreateAliasRequest, 'name'>>;
 
 export interface InvokeResponse {
   status: number;
@@ -78,6 +89,26 @@ export class StratoClient {
     return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/versions${query(options)}`);
   }
 
+  createAlias(name: string, request: CreateAliasRequest): Promise<{ alias: AliasRecord }> {
+    return this.json('POST', `/v1/functions/${encodeURIComponent(name)}/aliases`, request);
+  }
+
+  updateAlias(name: string, alias: string, request: UpdateAliasRequest): Promise<{ alias: AliasRecord }> {
+    return this.json('PUT', aliasPath(name, alias), request);
+  }
+
+  getAlias(name: string, alias: string): Promise<{ alias: AliasRecord }> {
+    return this.json('GET', aliasPath(name, alias));
+  }
+
+  listAliases(name: string): Promise<{ aliases: AliasRecord[] }> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/aliases`);
+  }
+
+  async deleteAlias(name: string, alias: string): Promise<void> {
+    await this.json('DELETE', aliasPath(name, alias));
+  }
+
   listInvocations(
     name: string,
     options: { limit?: number; cursor?: string } = {},
@@ -100,7 +131,10 @@ export class StratoClient {
     return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/instances`);
   }
 
-  /** Invokes with a JSON event. Function errors are not thrown: read `status` and `body`. */
+  /**
+   * Invokes with a JSON event; `version` is a version number, an alias name or `$LATEST`. Function
+   * errors are not thrown: read `status` and `body`.
+   */
   async invoke(name: string, event: string, options: { version?: string } = {}): Promise<InvokeResponse> {
     const response = await fetch(
       `${this.baseUrl}/v1/functions/${encodeURIComponent(name)}/invoke${query(options)}`,
@@ -153,6 +187,10 @@ export class StratoClient {
     }
     return parsed as T;
   }
+}
+
+function aliasPath(name: string, alias: string): string {
+  return `/v1/functions/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`;
 }
 
 function query(options: Record<string, string | number | undefined>): string {

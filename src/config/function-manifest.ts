@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FUNCTION_NAME_PATTERN } from '../core/function.js';
+import { ALIAS_NAME_PATTERN, FUNCTION_NAME_PATTERN } from '../core/function.js';
 import { durationMs } from './duration.js';
 
 /** Lambda's limit on the environment of a function (all keys and values together). */
@@ -47,3 +47,64 @@ export const createBodySchema = deployBodySchema.extend({ name: functionNameSche
 
 export type FunctionSettings = z.output<typeof functionSettingsSchema>;
 export type DeployBody = z.output<typeof deployBodySchema>;
+
+export const aliasNameSchema = z
+  .string()
+  .regex(
+    ALIAS_NAME_PATTERN,
+    'alias names are 1-128 characters of A-Z, a-z, 0-9, - and _, and not only digits',
+  );
+
+const versionNumberSchema = z.number().int().min(1);
+
+/**
+ * Lambda's `RoutingConfig.AdditionalVersionWeights`: at most one extra version, keyed by its number as
+ * a string, with the share of requests (0-1) it gets.
+ */
+const additionalVersionWeightsSchema = z
+  .record(z.string().regex(/^[1-9]\d{0,9}$/, 'keys are version numbers'), z.number().min(0).max(1))
+  .refine((weights) => Object.keys(weights).length <= 1, {
+    message: 'at most one additional version (as in Lambda)',
+  });
+
+/** An additional version equal to the primary one would be a split that splits nothing. */
+function extraIsNotPrimary(body: {
+  functionVersion?: number | undefined;
+  additionalVersionWeights?: Record<string, number> | undefined;
+}): boolean {
+  return (
+    body.functionVersion === undefined ||
+    body.additionalVersionWeights === undefined ||
+    !Object.hasOwn(body.additionalVersionWeights, String(body.functionVersion))
+  );
+}
+
+const extraIsNotPrimaryIssue = {
+  message: 'the additional version must differ from functionVersion',
+  path: ['additionalVersionWeights'],
+};
+
+/** `POST /v1/functions/:name/aliases`. */
+export const aliasCreateBodySchema = z
+  .strictObject({
+    name: aliasNameSchema,
+    functionVersion: versionNumberSchema,
+    additionalVersionWeights: additionalVersionWeightsSchema.default({}),
+    description: z.string().max(256).default(''),
+  })
+  .refine(extraIsNotPrimary, extraIsNotPrimaryIssue);
+
+/**
+ * `PUT /v1/functions/:name/aliases/:alias`: a partial update; absent fields keep their value, and
+ * `additionalVersionWeights: {}` removes the split. The store checks the merged alias again.
+ */
+export const aliasUpdateBodySchema = z
+  .strictObject({
+    functionVersion: versionNumberSchema.optional(),
+    additionalVersionWeights: additionalVersionWeightsSchema.optional(),
+    description: z.string().max(256).optional(),
+  })
+  .refine(extraIsNotPrimary, extraIsNotPrimaryIssue);
+
+export type AliasCreateBody = z.output<typeof aliasCreateBodySchema>;
+export type AliasUpdateBody = z.output<typeof aliasUpdateBodySchema>;

@@ -1,13 +1,19 @@
 import { createHash } from 'node:crypto';
 import {
   DEFAULT_FUNCTION_CONFIG,
+  type AliasRecord,
   type FunctionConfig,
   type FunctionRecord,
   type VersionRecord,
 } from '../core/function.js';
 import type { Page, Store } from '../core/store.js';
 import { StratoError } from '../core/strato-error.js';
-import type { DeployBody, FunctionSettings } from '../config/function-manifest.js';
+import type {
+  AliasCreateBody,
+  AliasUpdateBody,
+  DeployBody,
+  FunctionSettings,
+} from '../config/function-manifest.js';
 
 export interface FunctionView {
   function: FunctionRecord;
@@ -95,6 +101,47 @@ export class FunctionService {
   async delete(name: string): Promise<void> {
     if (!(await this.store.deleteFunction(name))) throw notFound(name);
     this.hooks.onChanged(name);
+  }
+
+  /**
+   * Creates an alias of a published version (ALIAS_EXISTS, FUNCTION_NOT_FOUND, VERSION_NOT_FOUND).
+   * Like every alias change it goes through `onChanged`, so no node-local cache outlives it.
+   */
+  async createAlias(functionName: string, body: AliasCreateBody): Promise<AliasRecord> {
+    const alias = await this.store.createAlias({ functionName, ...body });
+    this.hooks.onChanged(functionName);
+    return alias;
+  }
+
+  /** Partial update: absent fields keep their value (FUNCTION_NOT_FOUND, ALIAS_NOT_FOUND, VERSION_NOT_FOUND). */
+  async updateAlias(functionName: string, aliasName: string, patch: AliasUpdateBody): Promise<AliasRecord> {
+    const alias = await this.store.updateAlias(functionName, aliasName, patch);
+    this.hooks.onChanged(functionName);
+    return alias;
+  }
+
+  async getAlias(functionName: string, aliasName: string): Promise<AliasRecord> {
+    const alias = await this.store.getAlias(functionName, aliasName);
+    if (alias !== undefined) return alias;
+    throw await this.aliasNotFound(functionName, aliasName);
+  }
+
+  async listAliases(functionName: string): Promise<AliasRecord[]> {
+    if ((await this.store.getFunction(functionName)) === undefined) throw notFound(functionName);
+    return this.store.listAliases(functionName);
+  }
+
+  async deleteAlias(functionName: string, aliasName: string): Promise<void> {
+    if (!(await this.store.deleteAlias(functionName, aliasName))) {
+      throw await this.aliasNotFound(functionName, aliasName);
+    }
+    this.hooks.onChanged(functionName);
+  }
+
+  /** FUNCTION_NOT_FOUND when the whole function is missing, which tells the caller more. */
+  private async aliasNotFound(functionName: string, aliasName: string): Promise<StratoError> {
+    if ((await this.store.getFunction(functionName)) === undefined) return notFound(functionName);
+    return new StratoError('ALIAS_NOT_FOUND', `function '${functionName}' has no alias '${aliasName}'`);
   }
 
   private async latest(name: string): Promise<VersionRecord> {

@@ -41,6 +41,32 @@ export interface VersionRecord {
   createdAt: string;
 }
 
-/** `$LATEST`, a version number, or (later) an alias. */
+/** `$LATEST`, a version number, or an alias name. */
 export type Qualifier = string;
 export const LATEST = '$LATEST';
+
+/**
+ * Alias names, as Lambda has them: 1-128 of A-Z, a-z, 0-9, - and _, and not all digits (a qualifier of
+ * digits is a version number). `$LATEST` can never match: `$` is not allowed.
+ */
+export const ALIAS_NAME_PATTERN = /^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$/;
+
+/**
+ * A named pointer to a published version, optionally splitting traffic with a second version
+ * (Lambda's weighted alias). Invoking the alias runs `functionVersion` except for the share of
+ * requests the weights send elsewhere.
+ */
+export interface AliasRecord {
+  functionName: string;
+  name: string;
+  /** The version that gets every request the weights do not send elsewhere. */
+  functionVersion: number;
+  /**
+   * Extra version (its number as a string, as Lambda's `AdditionalVersionWeights` keys it) → share of
+   * requests in [0, 1] sent to it (Lambda: at most one entry). Empty: everything goes to `functionVersion`.
+   */
+  additionalVersionWeights: Record<string, number>;
+  description: string;
+  createdAt: string;
+  updatedAt: string;
+}

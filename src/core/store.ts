@@ -1,4 +1,4 @@
-import type { FunctionConfig, FunctionRecord, VersionRecord } from './function.js';
+import type { AliasRecord, FunctionConfig, FunctionRecord, VersionRecord } from './function.js';
 import type { InvocationRecord, LogLine } from './invocation.js';
 
 export interface PublishVersionInput {
@@ -9,6 +9,23 @@ export interface PublishVersionInput {
   description: string;
   /** 'create' fails with FUNCTION_EXISTS if the function exists; 'update' fails with FUNCTION_NOT_FOUND if it does not; 'upsert' does either. */
   mode: 'create' | 'update' | 'upsert';
+}
+
+export interface CreateAliasInput {
+  functionName: string;
+  name: string;
+  functionVersion: number;
+  /** See {@link AliasRecord.additionalVersionWeights}; `{}` for none. */
+  additionalVersionWeights: Record<string, number>;
+  description: string;
+}
+
+/** The fields of an alias an update may change; absent fields keep their value. */
+export interface AliasPatch {
+  functionVersion?: number | undefined;
+  /** Replaces the weights as a whole; `{}` removes the split. */
+  additionalVersionWeights?: Record<string, number> | undefined;
+  description?: string | undefined;
 }
 
 export interface Page<T> {
@@ -61,7 +78,10 @@ export interface Store {
   ): Promise<{ fn: FunctionRecord; version: VersionRecord; created: boolean }>;
   getFunction(name: string): Promise<FunctionRecord | undefined>;
   listFunctions(options: { limit: number; cursor?: string | undefined }): Promise<Page<FunctionRecord>>;
-  /** Deletes the function, its versions, invocation records and logs. Returns false if it did not exist. */
+  /**
+   * Deletes the function, its versions, aliases, invocation records and logs. Returns false if it did
+   * not exist.
+   */
   deleteFunction(name: string): Promise<boolean>;
   getVersion(functionName: string, version: number): Promise<VersionRecord | undefined>;
   /** Newest first. */
@@ -69,6 +89,24 @@ export interface Store {
     functionName: string,
     options: { limit: number; cursor?: string | undefined },
   ): Promise<Page<VersionRecord>>;
+
+  /**
+   * Creates an alias of an existing function. Throws ALIAS_EXISTS, FUNCTION_NOT_FOUND, VERSION_NOT_FOUND
+   * (when `functionVersion` or an additional version is not published), or VALIDATION_FAILED (weights
+   * outside [0, 1] or summing past 1, a key that is not a version number, or the primary version as
+   * an additional one).
+   */
+  createAlias(input: CreateAliasInput): Promise<AliasRecord>;
+  /**
+   * Applies `patch` to an alias; the result is checked as {@link Store.createAlias} checks a new one.
+   * Throws FUNCTION_NOT_FOUND, ALIAS_NOT_FOUND, VERSION_NOT_FOUND or VALIDATION_FAILED.
+   */
+  updateAlias(functionName: string, name: string, patch: AliasPatch): Promise<AliasRecord>;
+  getAlias(functionName: string, name: string): Promise<AliasRecord | undefined>;
+  /** By name; a function has few aliases, so the list is not paged. */
+  listAliases(functionName: string): Promise<AliasRecord[]>;
+  /** Returns false if the alias did not exist. */
+  deleteAlias(functionName: string, name: string): Promise<boolean>;
 
   /**
    * Records finished invocations and their log lines in one transaction. Rows already stored are

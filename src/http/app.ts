@@ -9,6 +9,7 @@ import type { FunctionService } from '../control/function-service.js';
 import type { Invoker } from '../invoke/invoker.js';
 import type { Scheduler } from '../scheduler/instance-pool.js';
 import { sendError } from './errors.js';
+import { registerAliasRoutes } from './routes/alias-routes.js';
 import { registerFunctionRoutes } from './routes/functions-routes.js';
 import { registerRecordRoutes } from './routes/records-routes.js';
 
@@ -59,6 +60,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   });
 
   registerFunctionRoutes(app, deps.functions, deps.scheduler);
+  registerAliasRoutes(app, deps.functions);
   registerRecordRoutes(app, deps.store);
   return app;
 }

@@ -2,6 +2,9 @@ import { Migrator, sql } from 'kysely';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { StratoError } from '../core/index.js';
 import type {
+  AliasPatch,
+  AliasRecord,
+  CreateAliasInput,
   FunctionConfig,
   FunctionRecord,
   InvocationQuery,
@@ -13,6 +16,7 @@ import type {
   Store,
   VersionRecord,
 } from '../core/index.js';
+import * as aliasQueries from './alias-queries.js';
 import { createMigrationProvider } from './migrations.js';
 import type { StoreDialect } from './migrations.js';
 import type { Database, FunctionsTable, VersionsTable } from './schema.js';
@@ -224,6 +228,8 @@ export class KyselyStore implements Store {
       // an earlier delete (invocations and logs have no foreign key to functions).
       await trx.deleteFrom('logs').where('function_name', '=', name).execute();
       await trx.deleteFrom('invocations').where('function_name', '=', name).execute();
+      // Aliases before versions: their primary version is a foreign key.
+      await aliasQueries.deleteAliasesOf(trx, name);
       await trx.deleteFrom('versions').where('function_name', '=', name).execute();
       if (fn === undefined) return false;
       await trx.deleteFrom('functions').where('name', '=', name).execute();
@@ -258,6 +264,26 @@ export class KyselyStore implements Store {
     }
     const rows = await query.execute();
     return toPage(rows, limit, toVersionRecord, (row) => [row.version]);
+  }
+
+  createAlias(input: CreateAliasInput): Promise<AliasRecord> {
+    return aliasQueries.createAlias(this.#db, this.kind, input);
+  }
+
+  updateAlias(functionName: string, name: string, patch: AliasPatch): Promise<AliasRecord> {
+    return aliasQueries.updateAlias(this.#db, this.kind, functionName, name, patch);
+  }
+
+  getAlias(functionName: string, name: string): Promise<AliasRecord | undefined> {
+    return aliasQueries.getAlias(this.#db, functionName, name);
+  }
+
+  listAliases(functionName: string): Promise<AliasRecord[]> {
+    return aliasQueries.listAliases(this.#db, functionName);
+  }
+
+  deleteAlias(functionName: string, name: string): Promise<boolean> {
+    return aliasQueries.deleteAlias(this.#db, functionName, name);
   }
 
   /**

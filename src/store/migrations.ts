@@ -4,7 +4,7 @@ export type StoreDialect = 'sqlite' | 'postgres';
 
 /**
  * Schema changes, in order. Names sort lexicographically (Kysely runs them by name), so they are
- * numbered: add "0002_aliases" and so on, never edit a shipped one. Migrations receive an untyped
+ * numbered: add "0003_..." and so on, never edit a shipped one. Migrations receive an untyped
  * `Kysely` because they describe the schema before the `Database` type of schema.ts was true.
  *
  * One set of migrations serves both dialects; they branch only where the column types differ.
@@ -96,6 +96,32 @@ function buildMigrations(dialect: StoreDialect): Record<string, Migration> {
         for (const table of ['logs', 'invocations', 'artifacts', 'versions', 'functions']) {
           await db.schema.dropTable(table).ifExists().execute();
         }
+      },
+    },
+
+    '0002_aliases': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('aliases')
+          .addColumn('function_name', 'text', (col) => col.notNull())
+          .addColumn('name', 'text', (col) => col.notNull())
+          .addColumn('function_version', 'integer', (col) => col.notNull())
+          .addColumn('weights_json', 'text', (col) => col.notNull())
+          .addColumn('description', 'text', (col) => col.notNull())
+          .addColumn('created_at', 'text', (col) => col.notNull())
+          .addColumn('updated_at', 'text', (col) => col.notNull())
+          .addPrimaryKeyConstraint('aliases_pk', ['function_name', 'name'])
+          // The primary version is a real row; the additional versions live in weights_json and
+          // are checked by the store (versions are only ever deleted with their function).
+          .addForeignKeyConstraint('aliases_version_fk', ['function_name', 'function_version'], 'versions', [
+            'function_name',
+            'version',
+          ])
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('aliases').ifExists().execute();
       },
     },
   };

@@ -66,10 +66,22 @@ export interface LogsTable {
   message: string;
 }
 
+export interface AliasesTable {
+  function_name: string;
+  name: string;
+  function_version: number;
+  /** AliasRecord.additionalVersionWeights as JSON: read whole, never queried by version. */
+  weights_json: string;
+  description: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   functions: FunctionsTable;
   versions: VersionsTable;
   artifacts: ArtifactsTable;
   invocations: InvocationsTable;
   logs: LogsTable;
+  aliases: AliasesTable;
 }
