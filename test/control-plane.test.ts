@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StratoError } from '../src/core/strato-error.js';
+import { expectCode } from './helpers/expect-code.js';
 import { deploySource, invokeJson, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -9,10 +9,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.stop();
 });
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
-  await expect(promise).rejects.toSatisfy((error) => error instanceof StratoError && error.code === code);
-}
 
 describe('control plane and versions', () => {
   it('creates immutable numbered versions, moves $LATEST, and pins versions on invoke', async () => {
