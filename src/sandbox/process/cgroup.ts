@@ -68,7 +68,8 @@ export class InstanceCgroup {
   }
 
   private dirFor(root: string | undefined): string {
-    const dir = root === undefined ? this.dirs[0] : this.dirs.find((candidate) => candidate.startsWith(`${root}/`));
+    const dir =
+      root === undefined ? this.dirs[0] : this.dirs.find((candidate) => candidate.startsWith(`${root}/`));
     if (dir === undefined) throw new Error('cgroup directory missing');
     return dir;
   }
@@ -112,7 +113,11 @@ export class InstanceCgroup {
     if (this.layout.version === 'v1') {
       const control = parseKeyValues(await readFile(join(this.memoryDir, 'memory.oom_control'), 'utf8'));
       const failcnt = Number((await readFile(join(this.memoryDir, 'memory.failcnt'), 'utf8')).trim());
-      return { oomKills: control.get('oom_kill') ?? 0, underOom: control.get('under_oom') === 1, limitHits: failcnt };
+      return {
+        oomKills: control.get('oom_kill') ?? 0,
+        underOom: control.get('under_oom') === 1,
+        limitHits: failcnt,
+      };
     }
     const events = parseKeyValues(await readFile(join(this.memoryDir, 'memory.events'), 'utf8'));
     return { oomKills: events.get('oom_kill') ?? 0, underOom: false, limitHits: events.get('max') ?? 0 };

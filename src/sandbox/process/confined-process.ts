@@ -6,7 +6,10 @@ import { InstanceCgroup } from './cgroup.js';
 import { detectConfinement } from './host-capabilities.js';
 import { buildSetupScript, type ConfinementPlan } from './setup-script.js';
 
-/** A host directory bound into the confined process's view (e.g. a Runtime API Unix socket directory). */
+/**
+ * A host directory bound into the confined process's view (e.g. a Runtime API Unix socket directory).
+ * The root file system is read-only inside, so `target` must already exist on the host or lie under /tmp.
+ */
 export interface ExtraBind {
   source: string;
   target: string;
@@ -95,13 +98,25 @@ export async function spawnConfined(options: ConfinedProcessOptions): Promise<Co
     uid: options.uid ?? 65534,
     gid: options.gid ?? 65534,
     ipTool: network === 'loopback' ? support.ipTool : undefined,
-    binds: [{ source: options.codeDir, target: options.codeDir, readonly: true }, ...(options.extraBinds ?? [])],
+    binds: [
+      { source: options.codeDir, target: options.codeDir, readonly: true },
+      ...(options.extraBinds ?? []),
+    ],
     hidePaths: options.hidePaths ?? [],
     env: options.env,
     command: options.command,
     args: options.args ?? [],
   };
-  const unshareArgs = ['--pid', '--fork', '--mount', '--ipc', '--uts', '--net', '--kill-child', '--mount-proc'];
+  const unshareArgs = [
+    '--pid',
+    '--fork',
+    '--mount',
+    '--ipc',
+    '--uts',
+    '--net',
+    '--kill-child',
+    '--mount-proc',
+  ];
   // The setup script runs as root in the new namespaces with an empty environment; the user's env is only
   // handed to the final command, through `env -i`.
   const child = spawn('/usr/bin/unshare', [...unshareArgs, '/bin/sh', '-c', buildSetupScript(plan)], {
@@ -151,7 +166,8 @@ function validate(options: ConfinedProcessOptions): void {
     }
   }
   for (const name of Object.keys(options.env)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new StratoError('INTERNAL', `invalid env name: ${name}`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new StratoError('INTERNAL', `invalid env name: ${name}`);
   }
   // `env` would read a command containing '=' as one more variable.
   if (options.command.includes('=') || options.command === '') {

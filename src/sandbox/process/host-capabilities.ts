@@ -10,6 +10,7 @@ export const confinementTools = {
   setpriv: '/usr/bin/setpriv',
   prlimit: '/usr/bin/prlimit',
   mount: '/usr/bin/mount',
+  umount: '/usr/bin/umount',
   mkdir: '/usr/bin/mkdir',
   env: '/usr/bin/env',
   sh: '/bin/sh',
@@ -84,7 +85,9 @@ async function probe(): Promise<ConfinementSupport> {
 
 async function findCgroupLayout(
   mounts: string,
-): Promise<{ ok: true; cgroup: 'v1' | 'v2' | 'hybrid'; layout: CgroupLayout } | { ok: false; reason: string }> {
+): Promise<
+  { ok: true; cgroup: 'v1' | 'v2' | 'hybrid'; layout: CgroupLayout } | { ok: false; reason: string }
+> {
   const v1 = new Map<string, string>();
   let v2Root: string | undefined;
   for (const line of mounts.split('\n')) {
