@@ -1,7 +1,7 @@
 import type { FunctionConfig } from './function.js';
 import type { FunctionErrorInfo, InvocationOutcome, LogLine } from './invocation.js';
 
-export type SandboxTier = 'isolate';
+export type SandboxTier = 'isolate' | 'process';
 
 /** What a sandbox needs to start an instance of one function version. */
 export interface InstanceSpec {
@@ -12,6 +12,12 @@ export interface InstanceSpec {
   /** Loads the bundle; called only when the sandbox has not cached this code yet. */
   loadCode: () => Promise<string>;
   config: FunctionConfig;
+  /** Lambda runtime id (`provided.al2023`, `provided.al2`) for tiers that run Lambda runtimes. */
+  runtime?: string;
+  /** The function's handler setting, handed to the runtime as `_HANDLER`. */
+  handler?: string;
+  /** Loads the deployment zip (content-addressed by `codeSha256`); needed by the process tier. */
+  loadArtifact?: () => Promise<Uint8Array>;
 }
 
 /** An HTTP request handed to a function (HTTP trigger, or an invoke of a `fetch` handler). */

@@ -18,3 +18,4 @@ export {
   type ExtraBind,
 } from './confined-process.js';
 export { setupFailedExitCode } from './setup-script.js';
+export { ProcessSandbox } from './process-sandbox.js';

@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { FunctionErrorInfo } from '../../core/invocation.js';
+import type {
+  InstanceSpec,
+  InvokeOptions,
+  InvokeRequest,
+  InvokeResult,
+  SandboxInstance,
+} from '../../core/sandbox.js';
+import type { RuntimeInvocationResult } from '../runtime-api/runtime-api-endpoint.js';
+import type { ConfinedExit } from './confined-process.js';
+import { fromApiGatewayResult, toApiGatewayEvent } from './api-gateway-event.js';
+import {
+  exitFailure,
+  startRuntime,
+  type RuntimeContext,
+  type RunningRuntime,
+  type StartOutcome,
+} from './runtime-start.js';
+
+type InvokeRace =
+  | { kind: 'answer'; answer: RuntimeInvocationResult }
+  | { kind: 'lost'; message: string }
+  | { kind: 'exit'; exit: ConfinedExit }
+  | { kind: 'timeout' };
+
+/**
+ * One instance of the process tier: a confined Lambda custom runtime (`bootstrap`) that polls its own
+ * Runtime API endpoint. Serves one invocation at a time; a timeout, OOM or exit kills it for good.
+ */
+export class ProcessInstance implements SandboxInstance {
+  readonly tier = 'process' as const;
+  readonly id = randomBytes(8).toString('hex');
+  private isDead = false;
+  private readonly started: Promise<StartOutcome>;
+  private initReported = false;
+  private teardown: Promise<void> | undefined;
+  private busy = false;
+  private readonly disposal = new AbortController();
+
+  constructor(
+    private readonly spec: InstanceSpec,
+    private readonly context: RuntimeContext,
+    private readonly onGone: (instance: ProcessInstance) => void,
+  ) {
+    this.started = startRuntime(this.id, spec, context, this.disposal.signal);
+    // A runtime that exits between invocations is gone; during one, the invocation reports the exit.
+    void this.started.then(async (start) => {
+      if (start.kind !== 'ready') return;
+      await start.runtime.exited.catch(() => undefined);
+      if (!this.busy) this.markDead();
+    });
+  }
+
+  get dead(): boolean {
+    return this.isDead;
+  }
+
+  async invoke(request: InvokeRequest, options?: InvokeOptions): Promise<InvokeResult> {
+    const waitStart = performance.now();
+    const start = await this.started;
+    if (start.kind === 'failed') {
+      this.markDead();
+      return start.result;
+    }
+    const runtime = start.runtime;
+    if (this.isDead) return refusal('SandboxCrashed', 'the instance is gone');
+    // The scheduler never does this; refusing keeps a bug there from killing the running invocation.
+    if (this.busy) return refusal('SandboxBusy', 'an invocation is already running on this instance');
+    // As on Lambda, the init phase does not count against the invocation's timeout.
+    const deadline = request.deadline + (this.initReported ? 0 : performance.now() - waitStart);
+    const initDurationMs = this.initReported ? 0 : runtime.initDurationMs;
+    this.initReported = true;
+    const began = performance.now();
+    this.busy = true;
+    const outcome = await this.race(runtime, request, deadline).finally(() => (this.busy = false));
+    const durationMs = performance.now() - began;
+    if (outcome.kind !== 'answer') this.markDead();
+    await runtime.drainOutput(outcome.kind === 'exit');
+    const result = this.toResult(outcome, request.payload.kind, runtime, durationMs, initDurationMs);
+    options?.onResponse?.(result);
+    return result;
+  }
+
+  async dispose(): Promise<void> {
+    this.markDead();
+    await this.teardown;
+  }
+
+  private markDead(): void {
+    if (this.isDead) return;
+    this.isDead = true;
+    this.disposal.abort();
+    this.teardown = this.started
+      .then((start) => (start.kind === 'ready' ? start.runtime.stop() : undefined))
+      .catch((error: unknown) =>
+        this.context.logger.error({ err: error, instanceId: this.id }, 'process instance teardown failed'),
+      )
+      .finally(() => this.onGone(this));
+  }
+
+  private async race(runtime: RunningRuntime, request: InvokeRequest, deadline: number): Promise<InvokeRace> {
+    const payload =
+      request.payload.kind === 'event'
+        ? Buffer.from(request.payload.eventJson)
+        : Buffer.from(
+            JSON.stringify(
+              toApiGatewayEvent(request.payload.request, {
+                requestId: request.invocationId,
+                functionName: this.spec.functionName,
+              }),
+            ),
+          );
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race<InvokeRace>([
+        runtime.endpoint.invoke({ invocationId: request.invocationId, payload, deadline }).then(
+          (answer) => ({ kind: 'answer', answer }) as const,
+          (error: unknown) => ({ kind: 'lost', message: (error as Error).message }) as const,
+        ),
+        runtime.exited.then((exit) => ({ kind: 'exit', exit }) as const),
+        new Promise<InvokeRace>((resolve) => {
+          timer = setTimeout(() => resolve({ kind: 'timeout' }), Math.max(1, deadline - Date.now()));
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private toResult(
+    outcome: InvokeRace,
+    payloadKind: InvokeRequest['payload']['kind'],
+    runtime: RunningRuntime,
+    durationMs: number,
+    initDurationMs: number,
+  ): InvokeResult {
+    const logs = runtime.capture.take();
+    const base = {
+      logs: logs.lines,
+      logBytes: logs.bytes,
+      logTruncated: logs.truncated,
+      durationMs,
+      initDurationMs,
+    };
+    switch (outcome.kind) {
+      case 'timeout':
+        return {
+          ...base,
+          outcome: 'timeout',
+          error: errorInfo(
+            'Timeout',
+            `the function did not finish within its timeout of ${this.spec.config.timeoutMs} ms`,
+          ),
+        };
+      case 'exit':
+        return { ...base, ...exitFailure(outcome.exit, 'while it handled the invocation') };
+      case 'lost':
+        return { ...base, outcome: 'crashed', error: errorInfo('SandboxCrashed', outcome.message) };
+      case 'answer':
+        break;
+    }
+    const answer = outcome.answer;
+    if (answer.outcome === 'error')
+      return { ...base, outcome: 'error', error: answer.error, phase: 'invoke' };
+    if (payloadKind === 'http') {
+      const mapped = fromApiGatewayResult(answer.body);
+      if (typeof mapped === 'string') {
+        return {
+          ...base,
+          outcome: 'error',
+          error: errorInfo('Runtime.InvalidResponse', mapped),
+          phase: 'invoke',
+        };
+      }
+      return { ...base, outcome: 'success', response: { kind: 'http', response: mapped } };
+    }
+    return { ...base, outcome: 'success', response: { kind: 'json', json: asJson(answer.body) } };
+  }
+}
+
+/** The runtime's body as JSON text: a body that is not JSON becomes a JSON string of its text. */
+function asJson(body: Buffer): string {
+  const text = body.toString('utf8');
+  if (text.trim() === '') return 'null';
+  try {
+    JSON.parse(text);
+    return text;
+  } catch {
+    return JSON.stringify(text);
+  }
+}
+
+function errorInfo(type: string, message: string): FunctionErrorInfo {
+  return { type, message, stack: undefined };
+}
+
+/** A refusal that never reached the runtime: its logs stay for the invocation they belong to. */
+function refusal(type: string, message: string): InvokeResult {
+  return {
+    outcome: 'crashed',
+    error: errorInfo(type, message),
+    logs: [],
+    logBytes: 0,
+    logTruncated: false,
+    durationMs: 0,
+    initDurationMs: 0,
+  };
+}

@@ -1,0 +1,85 @@
+import { access, constants, mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { InstanceSpec, Sandbox, SandboxInstance } from '../../core/sandbox.js';
+import { StratoError } from '../../core/strato-error.js';
+import { CodeCache, type ZipExtractor } from './code-cache.js';
+import { detectConfinement } from './host-capabilities.js';
+import { ProcessInstance } from './process-instance.js';
+import { socatPath, taskRoot } from './runtime-forwarder.js';
+import type { RuntimeContext } from './runtime-start.js';
+
+export interface ProcessSandboxOptions {
+  /** Node-local directory for extracted code (`code/<sha256>`) and per-instance sockets (`instances/`). */
+  dataDir: string;
+  logger: Logger;
+  /** stdout/stderr kept per invocation. */
+  logLimitBytes: number;
+  /** Size of each instance's private /tmp. @default 512 MiB (Lambda's default ephemeral storage) */
+  tmpSizeBytes?: number;
+  /** Safe zip extraction (pass build/zip-archive.ts's `extractZip`; sandbox/ may not import build/). */
+  extractZip: ZipExtractor;
+}
+
+/**
+ * The process tier: AWS Lambda custom runtimes (`provided.al2023`, `provided.al2`: a zip with an executable
+ * `bootstrap`) run as confined OS processes, one per instance, each speaking the Lambda Runtime API to its
+ * own endpoint. Refuses to exist on a host that cannot confine: it never runs a function unconfined.
+ * Instances are started on demand; a pool of pre-started ones is future work.
+ */
+export class ProcessSandbox implements Sandbox {
+  readonly tier = 'process' as const;
+  private readonly instances = new Set<ProcessInstance>();
+  private closed = false;
+
+  private constructor(private readonly context: RuntimeContext) {}
+
+  /** Checks that the host can confine and prepares the data dir; throws `INTERNAL` when it cannot confine. */
+  static async create(options: ProcessSandboxOptions): Promise<ProcessSandbox> {
+    const support = await detectConfinement();
+    if (!support.ok) throw new StratoError('INTERNAL', `process sandbox unavailable: ${support.reason}`);
+    // The Runtime API forwarder inside each instance; without it no runtime could reach its endpoint.
+    await access(socatPath, constants.X_OK).catch((error: unknown) => {
+      throw new StratoError('INTERNAL', `process sandbox unavailable: ${socatPath} is missing`, {
+        cause: error,
+      });
+    });
+    const dataDir = resolve(options.dataDir);
+    const instancesDir = join(dataDir, 'instances');
+    // Left over from a previous run: those instances are gone with their processes.
+    await rm(instancesDir, { recursive: true, force: true });
+    await mkdir(instancesDir, { recursive: true, mode: 0o700 });
+    // The task root is a bind target, and the sandbox's root is read-only: the mount point must exist.
+    await mkdir(taskRoot, { recursive: true, mode: 0o755 }).catch((error: unknown) => {
+      throw new StratoError('INTERNAL', `process sandbox unavailable: cannot create ${taskRoot}`, {
+        cause: error,
+      });
+    });
+    return new ProcessSandbox({
+      dataDir,
+      instancesDir,
+      codeCache: new CodeCache(join(dataDir, 'code'), options.extractZip),
+      logger: options.logger,
+      logLimitBytes: options.logLimitBytes,
+      tmpSizeBytes: options.tmpSizeBytes ?? 512 * 1024 * 1024,
+    });
+  }
+
+  /** Returns at once; the instance's first invoke waits for its runtime's first poll. */
+  startInstance(spec: InstanceSpec): SandboxInstance {
+    if (this.closed) throw new StratoError('INTERNAL', 'the process sandbox is closed');
+    const instance = new ProcessInstance(spec, this.context, (gone) => this.instances.delete(gone));
+    this.instances.add(instance);
+    return instance;
+  }
+
+  /** Instances not yet disposed (for tests and `strato ps`). */
+  get instanceCount(): number {
+    return this.instances.size;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.instances].map((instance) => instance.dispose()));
+  }
+}

@@ -1,0 +1,299 @@
+import { once } from 'node:events';
+import { access, chmod, chown, constants, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { FunctionErrorInfo } from '../../core/invocation.js';
+import type { InstanceSpec, InvokeResult } from '../../core/sandbox.js';
+import { lambdaEnvironment, lambdaFunctionArn } from '../runtime-api/lambda-environment.js';
+import { RuntimeApiEndpoint } from '../runtime-api/runtime-api-endpoint.js';
+import type { CodeCache } from './code-cache.js';
+import { spawnConfined, type ConfinedExit, type ConfinedProcess } from './confined-process.js';
+import { OutputCapture } from './output-capture.js';
+import {
+  forwarderScript,
+  runtimeApiAddress,
+  runtimeDirInside,
+  socketName,
+  taskRoot,
+} from './runtime-forwarder.js';
+
+const sandboxUid = 65534;
+
+/** What every instance of the tier shares. */
+export interface RuntimeContext {
+  dataDir: string;
+  instancesDir: string;
+  codeCache: CodeCache;
+  logger: Logger;
+  logLimitBytes: number;
+  tmpSizeBytes: number;
+}
+
+/** A runtime that has polled for its first invocation. */
+export interface RunningRuntime {
+  endpoint: RuntimeApiEndpoint;
+  exited: Promise<ConfinedExit>;
+  capture: OutputCapture;
+  /** Spawn to first poll, in ms. */
+  initDurationMs: number;
+  /** Lets output already written reach the capture; after an exit, waits for the pipes to close. */
+  drainOutput(exited: boolean): Promise<void>;
+  /** Kills the process group, closes the endpoint and removes the instance's directory. */
+  stop(): Promise<void>;
+}
+
+export type StartOutcome =
+  { kind: 'ready'; runtime: RunningRuntime } | { kind: 'failed'; result: InvokeResult };
+
+/** An invocation result before its logs are attached. */
+export type ResultWithoutLogs = InvokeResult extends infer R
+  ? R extends InvokeResult
+    ? Omit<R, 'logs' | 'logBytes' | 'logTruncated'>
+    : never
+  : never;
+
+type InitRace =
+  | { kind: 'polled' }
+  | { kind: 'init-error'; error: FunctionErrorInfo }
+  | { kind: 'exit'; exit: ConfinedExit }
+  | { kind: 'timeout' }
+  | { kind: 'disposed' };
+
+/**
+ * Starts one instance's runtime: code extracted (once per node), a Runtime API endpoint on a Unix socket in
+ * a private directory, and the `bootstrap` confined with a forwarder from 127.0.0.1:9001 to that socket,
+ * since Lambda runtime clients only speak TCP and the sandbox has no network but its own loopback.
+ * Never rejects: every failure becomes the result of the instance's first invocation.
+ */
+export async function startRuntime(
+  id: string,
+  spec: InstanceSpec,
+  context: RuntimeContext,
+  disposed: AbortSignal,
+): Promise<StartOutcome> {
+  const capture = new OutputCapture(context.logLimitBytes);
+  const instanceDir = join(context.instancesDir, id);
+  let endpoint: RuntimeApiEndpoint | undefined;
+  let child: ConfinedProcess | undefined;
+  const stop = async () => {
+    child?.kill();
+    await child?.exited.catch(() => undefined);
+    await endpoint?.close();
+    await rm(instanceDir, { recursive: true, force: true });
+  };
+  const failed = async (result: ResultWithoutLogs): Promise<StartOutcome> => {
+    await stop();
+    const logs = capture.take();
+    const withLogs: InvokeResult = {
+      ...result,
+      logs: logs.lines,
+      logBytes: logs.bytes,
+      logTruncated: logs.truncated,
+    };
+    return { kind: 'failed', result: withLogs };
+  };
+  try {
+    if (spec.loadArtifact === undefined) throw new Error(`${spec.functionName} has no deployment zip`);
+    const codeDir = await context.codeCache.ensure(spec.codeSha256, spec.loadArtifact);
+    if (!(await isExecutable(join(codeDir, 'bootstrap')))) {
+      return await failed({
+        outcome: 'error',
+        phase: 'init',
+        error: {
+          type: 'Runtime.InvalidEntrypoint',
+          message: 'the deployment package has no executable `bootstrap` at its root',
+          stack: undefined,
+        },
+        durationMs: 0,
+        initDurationMs: 0,
+      });
+    }
+    // Private to the sandbox's uid: no other instance's runtime can reach this socket.
+    await mkdir(instanceDir, { recursive: true, mode: 0o700 });
+    await chown(instanceDir, sandboxUid, sandboxUid);
+    const socketPath = join(instanceDir, socketName);
+    endpoint = await RuntimeApiEndpoint.start({
+      functionArn: lambdaFunctionArn({ functionName: spec.functionName, qualifier: String(spec.version) }),
+      listen: { path: socketPath, advertisedAddress: runtimeApiAddress },
+    });
+    await chown(socketPath, sandboxUid, sandboxUid);
+    await chmod(socketPath, 0o600);
+    if (disposed.aborted) return await failed(gone('the instance was disposed while it started'));
+    const lambdaEnv = lambdaEnvironment({
+      functionName: spec.functionName,
+      version: spec.version,
+      memoryMb: spec.config.memoryMb,
+      taskRoot,
+      runtimeApi: endpoint.address,
+      ...(spec.handler === undefined ? {} : { handler: spec.handler }),
+      // Lambda leaves AWS_EXECUTION_ENV unset for OS-only runtimes.
+      ...(spec.runtime === undefined || spec.runtime.startsWith('provided') ? {} : { runtime: spec.runtime }),
+      // Debian generates only C.UTF-8; en_US.UTF-8 would make glibc fall back to C.
+      lang: 'C.UTF-8',
+    });
+    const env = functionEnvironment(lambdaEnv, spec.config.env);
+    const spawnedAt = performance.now();
+    child = await spawnConfined({
+      id: `strato-${id}`,
+      command: '/bin/sh',
+      args: ['-c', forwarderScript(`${runtimeDirInside}/${socketName}`)],
+      env,
+      codeDir,
+      cwd: taskRoot,
+      tmpSizeBytes: context.tmpSizeBytes,
+      memoryBytes: spec.config.memoryMb * 1024 * 1024,
+      maxPids: 64,
+      maxOpenFiles: 1024,
+      network: 'loopback',
+      extraBinds: [
+        { source: codeDir, target: taskRoot, readonly: true },
+        { source: instanceDir, target: runtimeDirInside, readonly: true },
+      ],
+      hidePaths: [context.dataDir],
+    });
+    const running = child;
+    running.stdout.on('data', (chunk: Buffer) => capture.write('info', chunk));
+    running.stderr.on('data', (chunk: Buffer) => capture.write('error', chunk));
+    running.stdin.end();
+    const init = await raceInit(endpoint, running.exited, spec.config.timeoutMs, disposed);
+    const initDurationMs = performance.now() - spawnedAt;
+    const streamsClosed = Promise.all([closed(running.stdout), closed(running.stderr)]);
+    const drainOutput = async (exited: boolean) => {
+      // Output written before the runtime answered may still sit in the pipe behind the socket's event.
+      await nextTurn();
+      if (exited) await Promise.race([streamsClosed, sleep(200)]);
+    };
+    switch (init.kind) {
+      case 'polled':
+        return {
+          kind: 'ready',
+          runtime: { endpoint, exited: running.exited, capture, initDurationMs, drainOutput, stop },
+        };
+      case 'init-error':
+        await drainOutput(false);
+        return await failed({
+          outcome: 'error',
+          phase: 'init',
+          error: init.error,
+          durationMs: 0,
+          initDurationMs,
+        });
+      case 'exit':
+        await drainOutput(true);
+        return await failed({
+          ...exitFailure(init.exit, 'before it polled for an invocation'),
+          durationMs: 0,
+          initDurationMs,
+        });
+      case 'disposed':
+        return await failed(gone('the instance was disposed while it started'));
+      case 'timeout':
+        return await failed({
+          outcome: 'timeout',
+          error: {
+            type: 'Timeout',
+            message: `the runtime did not poll for an invocation within ${spec.config.timeoutMs} ms`,
+            stack: undefined,
+          },
+          durationMs: 0,
+          initDurationMs,
+        });
+    }
+  } catch (error) {
+    context.logger.error({ err: error, functionName: spec.functionName }, 'process instance failed to start');
+    return await failed(gone(`the instance could not start: ${(error as Error).message}`));
+  }
+}
+
+async function raceInit(
+  endpoint: RuntimeApiEndpoint,
+  exited: Promise<ConfinedExit>,
+  timeoutMs: number,
+  disposed: AbortSignal,
+): Promise<InitRace> {
+  let timer: NodeJS.Timeout | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let onAbort: (() => void) | undefined;
+  if (disposed.aborted) return { kind: 'disposed' };
+  try {
+    return await Promise.race<InitRace>([
+      // An init error or close also rejects this; those are reported by the other branches.
+      endpoint.waitForFirstPoll().then(
+        () => ({ kind: 'polled' }) as const,
+        () => new Promise<never>(() => undefined),
+      ),
+      new Promise<InitRace>((resolve) => {
+        unsubscribe = endpoint.onInitError((error) => resolve({ kind: 'init-error', error }));
+      }),
+      exited.then((exit) => ({ kind: 'exit', exit }) as const),
+      new Promise<InitRace>((resolve) => {
+        timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs);
+      }),
+      // Disposing must not wait for a runtime that may never poll.
+      new Promise<InitRace>((resolve) => {
+        onAbort = () => resolve({ kind: 'disposed' });
+        disposed.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    unsubscribe?.();
+    if (onAbort !== undefined) disposed.removeEventListener('abort', onAbort);
+  }
+}
+
+function gone(message: string): ResultWithoutLogs {
+  return {
+    outcome: 'crashed',
+    error: { type: 'SandboxCrashed', message, stack: undefined },
+    durationMs: 0,
+    initDurationMs: 0,
+  };
+}
+
+/** Outcome of a runtime that exited on its own: the cgroup tells an OOM kill from any other exit. */
+export function exitFailure(
+  exit: ConfinedExit,
+  when: string,
+): { outcome: 'out_of_memory' | 'crashed'; error: FunctionErrorInfo } {
+  if (exit.oomKilled) {
+    return {
+      outcome: 'out_of_memory',
+      error: { type: 'OutOfMemory', message: 'the function exceeded its memory limit', stack: undefined },
+    };
+  }
+  const status = exit.signal === null ? `exit status ${String(exit.code)}` : `signal ${exit.signal}`;
+  return {
+    outcome: 'crashed',
+    error: { type: 'Runtime.ExitError', message: `the runtime exited ${when} (${status})`, stack: undefined },
+  };
+}
+
+/** As on Lambda, a function may set PATH, LANG, TZ and LD_LIBRARY_PATH; every other Lambda variable is reserved. */
+const overridable = new Set(['PATH', 'LANG', 'TZ', 'LD_LIBRARY_PATH']);
+
+function functionEnvironment(
+  lambdaEnv: Record<string, string>,
+  functionEnv: Record<string, string>,
+): Record<string, string> {
+  const env = { ...lambdaEnv, ...functionEnv };
+  for (const [name, value] of Object.entries(lambdaEnv)) if (!overridable.has(name)) env[name] = value;
+  return env;
+}
+
+async function closed(stream: Readable): Promise<void> {
+  if (stream.closed) return;
+  await once(stream, 'close').catch(() => undefined);
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
