@@ -14,7 +14,10 @@ import { StackMapper } from './invoke/stack-mapper.js';
 import { VersionResolver } from './invoke/version-resolver.js';
 import { InvocationRecorder } from './observe/invocation-recorder.js';
 import { createLogger } from './observe/logger.js';
+import { extractZip } from './build/zip-archive.js';
 import { IsolateSandbox } from './sandbox/isolate/isolate-sandbox.js';
+import { ProcessSandbox } from './sandbox/process/index.js';
+import { TieredSandbox } from './sandbox/tiered-sandbox.js';
 import { Scheduler } from './scheduler/instance-pool.js';
 import { openPostgresStore, openSqliteStore } from './store/index.js';
 
@@ -40,7 +43,8 @@ export async function startServer(
     logLimitBytes: config.logLimitPerInvocation,
     logger,
   });
-  const scheduler = new Scheduler(sandbox, {
+  const processTier = await startProcessTier(config, logger);
+  const scheduler = new Scheduler(new TieredSandbox(sandbox, processTier), {
     keepAliveMs: config.keepAlive,
     maxQueueWaitMs: config.maxQueueWait,
     maxQueuedPerFunction: 1000,
@@ -96,6 +100,7 @@ export async function startServer(
       // Invocations still running now end as crashed; their callers get a 502 before connections close.
       scheduler.close();
       await sandbox.close();
+      if (processTier instanceof ProcessSandbox) await processTier.close();
       await Promise.race([httpClosed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       app.server.closeAllConnections();
       clearInterval(idleCloser);
@@ -105,6 +110,28 @@ export async function startServer(
     return closing;
   };
   return { url: `http://${host}:${port}`, port, store, scheduler, sandbox, logger, close };
+}
+
+/**
+ * The process tier, where the host can confine processes; otherwise the reason it cannot, which its
+ * functions then fail with (never run unconfined).
+ */
+async function startProcessTier(
+  config: ServerConfig,
+  logger: Logger,
+): Promise<ProcessSandbox | { unavailable: string }> {
+  try {
+    return await ProcessSandbox.create({
+      dataDir: path.join(config.dataDir, 'process'),
+      logger,
+      logLimitBytes: config.logLimitPerInvocation,
+      extractZip,
+    });
+  } catch (error) {
+    const unavailable = error instanceof Error ? error.message : String(error);
+    logger.warn({ reason: unavailable }, 'process tier unavailable; custom-runtime functions will fail');
+    return { unavailable };
+  }
 }
 
 async function openStore(config: ServerConfig): Promise<Store> {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ZipFile } from 'yazl';
+import { zipOf } from './helpers/zip.js';
 import { extractZip } from '../src/build/zip-archive.js';
 import { DEFAULT_FUNCTION_CONFIG, type FunctionConfig } from '../src/core/function.js';
 import type { InstanceSpec, InvokeRequest, InvokeResult } from '../src/core/sandbox.js';
@@ -38,20 +38,6 @@ async function newSandbox(logLimitBytes = 64 * 1024): Promise<ProcessSandbox> {
   });
   sandboxes.push(sandbox);
   return sandbox;
-}
-
-function zipOf(files: Record<string, string>): Promise<Buffer> {
-  const zip = new ZipFile();
-  for (const [name, content] of Object.entries(files)) {
-    zip.addBuffer(Buffer.from(content), name, { mode: name === 'bootstrap' ? 0o100755 : 0o100644 });
-  }
-  zip.end();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    zip.outputStream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    zip.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
-    zip.outputStream.on('error', reject);
-  });
 }
 
 function specOf(zip: Buffer, config: Partial<FunctionConfig> = {}): InstanceSpec {

@@ -36,14 +36,47 @@ export const functionSettingsSchema = z.strictObject({
 });
 
 /** `PUT /v1/functions/:name` and `POST /v1/functions`: code plus settings. */
-export const deployBodySchema = functionSettingsSchema.extend({
-  /** A self-contained CommonJS bundle (what `strato deploy` produces with esbuild). */
-  code: z.string().min(1, 'code must not be empty'),
+/** Lambda custom runtimes the process tier runs: a zip with an executable `bootstrap`. */
+export const PROCESS_RUNTIMES = ['provided.al2023', 'provided.al2'] as const;
+
+const deployFields = functionSettingsSchema.extend({
+  /** A self-contained CommonJS bundle (what `strato deploy` produces with esbuild): the isolate tier. */
+  code: z.string().min(1, 'code must not be empty').optional(),
   /** Source map (JSON text) of the bundle, for stack traces in the user's sources. */
   sourceMap: z.string().nullable().optional(),
+  /** A zip (base64) with an executable `bootstrap`, as Lambda's ZipFile: the process tier. */
+  zipFile: z.base64().min(1, 'zipFile must not be empty').optional(),
+  runtime: z.enum(PROCESS_RUNTIMES).optional(),
+  handler: z.string().min(1).max(128).optional(),
 });
 
-export const createBodySchema = deployBodySchema.extend({ name: functionNameSchema });
+/** One of `code` (JavaScript bundle) or `zipFile` + `runtime` (custom runtime), never both. */
+function checkCodeKind(body: z.output<typeof deployFields>, ctx: z.RefinementCtx): void {
+  if ((body.code === undefined) === (body.zipFile === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'give exactly one of `code` (a JavaScript bundle) or `zipFile` (a zip, base64)',
+    });
+  }
+  if (body.zipFile !== undefined && body.runtime === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['runtime'],
+      message: `a zipFile needs a runtime: ${PROCESS_RUNTIMES.join(' or ')}`,
+    });
+  }
+  if (body.code !== undefined && (body.runtime !== undefined || body.handler !== undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['runtime'],
+      message: 'runtime and handler go with a zipFile, not with code',
+    });
+  }
+}
+
+export const deployBodySchema = deployFields.superRefine(checkCodeKind);
+
+export const createBodySchema = deployFields.extend({ name: functionNameSchema }).superRefine(checkCodeKind);
 
 export type FunctionSettings = z.output<typeof functionSettingsSchema>;
 export type DeployBody = z.output<typeof deployBodySchema>;

@@ -42,16 +42,26 @@ export class FunctionService {
   ): Promise<FunctionView & { created: boolean }> {
     const existing = mode === 'upsert' ? await this.store.getFunction(name) : undefined;
     const base = existing === undefined ? DEFAULT_FUNCTION_CONFIG : (await this.latest(name)).config;
-    const codeSha256 = await this.putArtifact(Buffer.from(body.code, 'utf8'));
+    // The schema guarantees exactly one of the two: a JavaScript bundle, or a zip for a custom runtime.
+    const artifact =
+      body.zipFile !== undefined ? Buffer.from(body.zipFile, 'base64') : Buffer.from(body.code ?? '', 'utf8');
+    const codeSha256 = await this.putArtifact(artifact);
     const sourceMapSha256 =
       body.sourceMap === undefined || body.sourceMap === null
         ? null
         : await this.putArtifact(Buffer.from(body.sourceMap, 'utf8'));
+    // The code kind comes with the code: a new bundle drops a runtime an earlier zip version had.
+    const { runtime: _runtime, handler: _handler, ...settings } = mergeSettings(base, body);
+    const config: FunctionConfig = {
+      ...settings,
+      ...(body.runtime === undefined ? {} : { runtime: body.runtime }),
+      ...(body.handler === undefined ? {} : { handler: body.handler }),
+    };
     const { fn, version, created } = await this.store.publishVersion({
       functionName: name,
       codeSha256,
       sourceMapSha256,
-      config: mergeSettings(base, body),
+      config,
       description: body.description ?? '',
       mode,
     });
@@ -161,6 +171,8 @@ function mergeSettings(base: FunctionConfig, settings: FunctionSettings): Functi
     timeoutMs: settings.timeout ?? base.timeoutMs,
     env: settings.env ?? base.env,
     concurrency: settings.concurrency ?? base.concurrency,
+    ...(base.runtime === undefined ? {} : { runtime: base.runtime }),
+    ...(base.handler === undefined ? {} : { handler: base.handler }),
   };
 }
 

@@ -11,6 +11,13 @@ export interface FunctionConfig {
   env: Record<string, string>;
   /** Maximum instances of this function running at once. */
   concurrency: number;
+  /**
+   * A Lambda runtime id (`provided.al2023`, `provided.al2`): the code is a zip run by the process tier.
+   * Absent for JavaScript bundles, which run in the isolate tier.
+   */
+  runtime?: string;
+  /** Lambda's `Handler` setting, handed to the runtime as `_HANDLER`. */
+  handler?: string;
 }
 
 export const DEFAULT_FUNCTION_CONFIG: FunctionConfig = {

@@ -57,7 +57,10 @@ export class Invoker {
       version: version.version,
       codeSha256: version.codeSha256,
       loadCode: () => this.loadCode(version.codeSha256),
+      loadArtifact: () => this.loadArtifact(version.codeSha256),
       config: version.config,
+      ...(version.config.runtime === undefined ? {} : { runtime: version.config.runtime }),
+      ...(version.config.handler === undefined ? {} : { handler: version.config.handler }),
     };
     const lease = await this.deps.scheduler.acquire(spec);
     const invocationId = randomUUID();
@@ -98,10 +101,16 @@ export class Invoker {
   }
 
   private async loadCode(sha256: string): Promise<string> {
-    const bytes = await this.deps.store.getArtifact(sha256);
-    if (bytes === undefined)
-      throw new StratoError('ARTIFACT_NOT_FOUND', `artifact ${sha256} is missing from the store`);
+    const bytes = await this.loadArtifact(sha256);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  }
+
+  private async loadArtifact(sha256: string): Promise<Uint8Array> {
+    const bytes = await this.deps.store.getArtifact(sha256);
+    if (bytes === undefined) {
+      throw new StratoError('ARTIFACT_NOT_FOUND', `artifact ${sha256} is missing from the store`);
+    }
+    return bytes;
   }
 
   private async mapStack(result: InvokeResult, version: VersionRecord): Promise<InvokeResult> {
