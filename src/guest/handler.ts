@@ -2,7 +2,7 @@ import type { HttpResponsePayload, InvokePayload } from '../core/sandbox.js';
 import type { GuestInitConfig } from './protocol.js';
 import type { WebGlobals } from './web-globals.js';
 import { base64ToBytes, bytesToBase64, type Utf8 } from './bytes.js';
-import { fromApiGatewayResult, toApiGatewayEvent } from './api-gateway.js';
+import { fromApiGatewayResult, toApiGatewayEvent, type Base64TextCodec } from '../core/api-gateway.js';
 
 type LambdaHandler = (
   event: unknown,
@@ -86,6 +86,10 @@ async function runLambda(
   environment: InvocationEnvironment,
 ): Promise<GuestResponse> {
   const { config, utf8 } = environment;
+  const codec: Base64TextCodec = {
+    base64ToText: (base64) => utf8.decode(base64ToBytes(base64)),
+    textToBase64: (text) => bytesToBase64(utf8.encode(text)),
+  };
   const payload = invocation.payload;
   const event: unknown =
     payload.kind === 'event'
@@ -93,7 +97,7 @@ async function runLambda(
       : toApiGatewayEvent(
           payload.request,
           { requestId: invocation.invocationId, functionName: config.functionName },
-          utf8,
+          codec,
         );
   const context = {
     awsRequestId: invocation.invocationId,
@@ -108,7 +112,7 @@ async function runLambda(
     getRemainingTimeInMillis: () => Math.max(0, invocation.deadline - Date.now()),
   };
   const result = await callLambda(fn, event, context);
-  if (payload.kind === 'http') return { kind: 'http', response: fromApiGatewayResult(result, utf8) };
+  if (payload.kind === 'http') return { kind: 'http', response: fromApiGatewayResult(result, codec) };
   return { kind: 'json', json: JSON.stringify(result) ?? 'null' };
 }
 

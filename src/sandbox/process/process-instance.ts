@@ -10,7 +10,7 @@ import type {
 } from '../../core/sandbox.js';
 import type { RuntimeInvocationResult } from '../runtime-api/runtime-api-endpoint.js';
 import type { ConfinedExit } from './confined-process.js';
-import { fromApiGatewayResult, toApiGatewayEvent } from './api-gateway-event.js';
+import { fromApiGatewayResult, hostCodec, toApiGatewayEvent } from './api-gateway-event.js';
 import {
   exitFailure,
   startRuntime,
@@ -106,10 +106,11 @@ export class ProcessInstance implements SandboxInstance {
         ? Buffer.from(request.payload.eventJson)
         : Buffer.from(
             JSON.stringify(
-              toApiGatewayEvent(request.payload.request, {
-                requestId: request.invocationId,
-                functionName: this.spec.functionName,
-              }),
+              toApiGatewayEvent(
+                request.payload.request,
+                { requestId: request.invocationId, functionName: this.spec.functionName },
+                hostCodec,
+              ),
             ),
           );
     let timer: NodeJS.Timeout | undefined;

@@ -1,5 +1,15 @@
-import type { HttpRequestPayload, HttpResponsePayload } from '../core/sandbox.js';
-import { base64ToBytes, bytesToBase64, type Utf8 } from './bytes.js';
+import type { HttpRequestPayload, HttpResponsePayload } from './sandbox.js';
+
+/**
+ * Text <-> base64 conversion, supplied by whoever runs the mapping: the guest runtime (inside an isolate,
+ * no Buffer) and the process tier (on the host) each bring their own.
+ */
+export interface Base64TextCodec {
+  /** The UTF-8 text of base64-encoded bytes. */
+  base64ToText(base64: string): string;
+  /** Base64 of a text's UTF-8 bytes. */
+  textToBase64(text: string): string;
+}
 
 const TEXTUAL =
   /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|graphql)|[^;]*\+(json|xml))/i;
@@ -11,7 +21,7 @@ const TEXTUAL =
 export function toApiGatewayEvent(
   request: HttpRequestPayload,
   context: { requestId: string; functionName: string },
-  utf8: Utf8,
+  codec: Base64TextCodec,
 ): Record<string, unknown> {
   const questionMark = request.path.indexOf('?');
   const rawPath = questionMark === -1 ? request.path : request.path.slice(0, questionMark);
@@ -66,7 +76,7 @@ export function toApiGatewayEvent(
   if (Object.keys(queryStringParameters).length > 0) event['queryStringParameters'] = queryStringParameters;
   if (request.bodyBase64 !== null) {
     const textual = TEXTUAL.test(headers['content-type'] ?? '');
-    event['body'] = textual ? utf8.decode(base64ToBytes(request.bodyBase64)) : request.bodyBase64;
+    event['body'] = textual ? codec.base64ToText(request.bodyBase64) : request.bodyBase64;
     event['isBase64Encoded'] = !textual;
   }
   return event;
@@ -76,7 +86,7 @@ export function toApiGatewayEvent(
  * A Lambda handler's result as API Gateway (format 2.0) turns it into an HTTP response: an object with
  * `statusCode` is taken field by field; anything else is a 200 JSON body (a string is the body as is).
  */
-export function fromApiGatewayResult(result: unknown, utf8: Utf8): HttpResponsePayload {
+export function fromApiGatewayResult(result: unknown, codec: Base64TextCodec): HttpResponsePayload {
   if (typeof result === 'object' && result !== null && 'statusCode' in result) {
     const shaped = result as {
       statusCode: unknown;
@@ -93,7 +103,7 @@ export function fromApiGatewayResult(result: unknown, utf8: Utf8): HttpResponseP
     const headers: Array<[string, string]> = [];
     for (const [name, value] of Object.entries(shaped.headers ?? {})) headers.push([name, String(value)]);
     for (const [name, values] of Object.entries(shaped.multiValueHeaders ?? {})) {
-      for (const value of values) headers.push([name, String(value)]);
+      if (Array.isArray(values)) for (const value of values) headers.push([name, String(value)]);
     }
     for (const cookie of shaped.cookies ?? []) headers.push(['set-cookie', String(cookie)]);
     const body =
@@ -102,14 +112,14 @@ export function fromApiGatewayResult(result: unknown, utf8: Utf8): HttpResponseP
         : typeof shaped.body === 'string'
           ? shaped.body
           : (JSON.stringify(shaped.body) ?? '');
-    const bodyBase64 = shaped.isBase64Encoded === true ? body : bytesToBase64(utf8.encode(body));
+    const bodyBase64 = shaped.isBase64Encoded === true ? body : codec.textToBase64(body);
     return { status, headers, bodyBase64 };
   }
   const body = typeof result === 'string' ? result : (JSON.stringify(result) ?? 'null');
   return {
     status: 200,
     headers: [['content-type', 'application/json']],
-    bodyBase64: bytesToBase64(utf8.encode(body)),
+    bodyBase64: codec.textToBase64(body),
   };
 }
 
