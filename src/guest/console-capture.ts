@@ -1,56 +1,36 @@
+import type { LogLevel } from '../core/invocation.js';
+import { LogBuffer, type CapturedLogs } from '../core/log-buffer.js';
 import { formatLogArgs } from './web/format.js';
 
 /** Captured before user code runs: a function may replace JSON.stringify for itself, not for us. */
 const stringify = JSON.stringify;
 
-export type GuestLogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type GuestLogLevel = LogLevel;
+export type { CapturedLogs };
 
-export interface CapturedLogs {
-  lines: Array<{ ts: number; level: GuestLogLevel; message: string }>;
-  /** Bytes of output the function produced, including what was dropped. */
-  bytes: number;
-  truncated: boolean;
-}
-
-/**
- * `console.*` that writes into a per-invocation buffer with a byte budget. Past the budget, output is
- * counted and dropped (never blocks the function), and one marker line says how much was lost.
- */
+/** `console.*` that writes into the invocation's log buffer (see core/log-buffer.ts). */
 export class ConsoleCapture {
-  private lines: CapturedLogs['lines'] = [];
-  private bytes = 0;
-  private keptBytes = 0;
-  private truncated = false;
+  private readonly buffer: LogBuffer;
   private readonly counters = new Map<string, number>();
   private readonly timers = new Map<string, number>();
 
-  constructor(private limitBytes: number) {}
+  constructor(limitBytes: number) {
+    this.buffer = new LogBuffer(limitBytes);
+  }
 
   setLimit(bytes: number): void {
-    this.limitBytes = bytes;
+    this.buffer.setLimit(bytes);
   }
 
   /** Takes the lines captured so far and starts a new buffer. */
   take(): CapturedLogs {
-    const taken: CapturedLogs = { lines: this.lines, bytes: this.bytes, truncated: this.truncated };
-    if (this.truncated) {
-      taken.lines.push({
-        ts: Date.now(),
-        level: 'warn',
-        message: `[strato] log output truncated: ${this.bytes - this.keptBytes} of ${this.bytes} bytes dropped (limit ${this.limitBytes})`,
-      });
-    }
-    this.lines = [];
-    this.bytes = 0;
-    this.keptBytes = 0;
-    this.truncated = false;
-    return taken;
+    return this.buffer.take();
   }
 
   /** `take()` as JSON, or '' when nothing was printed (the common case costs nothing to send). */
   takeJson(): string {
-    if (this.lines.length === 0 && !this.truncated) return '';
-    return stringify(this.take());
+    if (this.buffer.isEmpty) return '';
+    return stringify(this.buffer.take());
   }
 
   write(level: GuestLogLevel, args: unknown[]): void {
@@ -61,20 +41,7 @@ export class ConsoleCapture {
       message = '[strato] unprintable value';
     }
     // UTF-16 length is a cheap upper-bound proxy for bytes that never needs an encoder.
-    const size = message.length + 1;
-    this.bytes += size;
-    if (this.truncated) return;
-    const room = this.limitBytes - this.keptBytes;
-    if (size > room) {
-      this.truncated = true;
-      if (room > 64) {
-        this.lines.push({ ts: Date.now(), level, message: message.slice(0, room - 1) });
-        this.keptBytes += room;
-      }
-      return;
-    }
-    this.keptBytes += size;
-    this.lines.push({ ts: Date.now(), level, message });
+    this.buffer.add(level, message, message.length + 1);
   }
 
   /** The `console` object functions see. */
