@@ -120,7 +120,8 @@ async function findCgroupLayout(
   return refuse('no cgroup hierarchy with the memory, pids and cpu controllers is mounted');
 }
 
-async function isExecutable(path: string): Promise<boolean> {
+/** Whether `path` exists and may be executed (also used when checking a function's `bootstrap`). */
+export async function isExecutable(path: string): Promise<boolean> {
   try {
     await access(path, constants.X_OK);
     return true;

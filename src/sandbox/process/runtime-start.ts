@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { access, chmod, chown, constants, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import type { Logger } from 'pino';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
 import type { InstanceSpec, InvokeResult } from '../../core/sandbox.js';
+import { isExecutable } from './host-capabilities.js';
 import { lambdaEnvironment, lambdaFunctionArn } from '../runtime-api/lambda-environment.js';
 import { RuntimeApiEndpoint } from '../runtime-api/runtime-api-endpoint.js';
 import type { CodeCache } from './code-cache.js';
@@ -287,13 +288,4 @@ function functionEnvironment(
 async function closed(stream: Readable): Promise<void> {
   if (stream.closed) return;
   await once(stream, 'close').catch(() => undefined);
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
