@@ -51,6 +51,8 @@ const forbidden = {
   build: ['store', 'sandbox', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
   sandbox: ['store', 'build', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
   scheduler: ['store', 'build', 'sandbox', 'queue', 'triggers', 'http', 'client', 'cli'],
+  // The queue is a backend family like the store: core types in, nothing of the invoke path.
+  queue: ['store', 'build', 'sandbox', 'guest', 'scheduler', 'triggers', 'http', 'client', 'cli'],
   observe: ['build', 'sandbox', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
   http: ['sandbox', 'client', 'cli'],
   lambda: ['sandbox', 'scheduler', 'guest', 'http', 'client', 'cli'],
@@ -119,6 +121,20 @@ export default tseslint.config(
     // Examples are user code: handlers are async by contract even when they do not await.
     files: ['examples/**/*.ts'],
     rules: { '@typescript-eslint/require-await': 'off' },
+  },
+  {
+    // Plain CommonJS that Node runs directly inside a sandbox (the process tier's Node runtime client): in
+    // no TypeScript project, so linted as JavaScript without type information.
+    files: ['src/**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ['src/**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', console: 'readonly', Buffer: 'readonly' },
+    },
+    rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },
   },
   ...boundaryConfigs,
 );

@@ -9,6 +9,10 @@ import type { ServerConfig } from './config/server-config.js';
 import type { Store } from './core/store.js';
 import { FunctionService } from './control/function-service.js';
 import { buildApp } from './http/app.js';
+import { LambdaApi } from './lambda/lambda-api.js';
+import { runtimeDescriber } from './lambda/runtime-description.js';
+import { AsyncDispatcher } from './invoke/async-dispatcher.js';
+import { AsyncInvocations } from './invoke/async-invocations.js';
 import { Invoker } from './invoke/invoker.js';
 import { StackMapper } from './invoke/stack-mapper.js';
 import { VersionResolver } from './invoke/version-resolver.js';
@@ -20,6 +24,7 @@ import { ProcessSandbox } from './sandbox/process/index.js';
 import { TieredSandbox } from './sandbox/tiered-sandbox.js';
 import { Scheduler } from './scheduler/instance-pool.js';
 import { openPostgresStore, openSqliteStore } from './store/index.js';
+import { openSqliteQueue } from './queue/sqlite-queue.js';
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -59,16 +64,40 @@ export async function startServer(
     stackMapper: new StackMapper(store),
     logger,
   });
+  // The async queue is node-local SQLite (its own file, full durability) until cluster mode brings NATS.
+  const queue = openSqliteQueue({ file: path.join(config.dataDir, 'queue.db') });
+  const dispatcher = new AsyncDispatcher(queue, invoker, logger, {
+    concurrency: config.asyncConcurrency,
+    leaseMs: config.asyncLease,
+    idlePollMs: 200,
+    backoff: { baseMs: config.asyncRetryBaseDelay, maxMs: 300_000 },
+  });
+  const asyncInvocations = new AsyncInvocations(queue, resolver, () => dispatcher.notify());
+  dispatcher.start();
   const functions = new FunctionService(store, {
     onChanged: (name) => {
       resolver.invalidate(name);
       scheduler.evictIdle(name);
     },
   });
+  const lambdaApi = new LambdaApi({
+    functions,
+    invoker,
+    logger,
+    credentials: config.lambdaCredentials,
+    maxPayloadBytes: config.maxPayload,
+    // A base64 zip in JSON is 4/3 of the zip, plus the other members.
+    maxRequestBytes: Math.ceil((config.maxBundle * 4) / 3) + 64 * 1024,
+    maxAsyncPayloadBytes: Math.min(config.maxPayload, 1024 * 1024),
+    enqueueEvent: (input) => asyncInvocations.enqueue(input),
+    describeRuntime: runtimeDescriber(config),
+  });
   const app = buildApp({
+    lambdaApi,
     store,
     functions,
     invoker,
+    asyncInvocations,
     scheduler,
     logger,
     maxPayloadBytes: config.maxPayload,
@@ -91,7 +120,7 @@ export async function startServer(
         setTimeout(() => resolve(false), config.shutdownGrace).unref(),
       );
       const drained = await Promise.race([
-        Promise.all([httpClosed, scheduler.drain()]).then(() => true),
+        Promise.all([httpClosed, dispatcher.stop(), scheduler.drain()]).then(() => true),
         graceOver,
       ]);
       if (!drained) {
@@ -105,6 +134,7 @@ export async function startServer(
       app.server.closeAllConnections();
       clearInterval(idleCloser);
       await recorder.close();
+      await queue.close();
       await store.close();
     })();
     return closing;
@@ -126,6 +156,7 @@ async function startProcessTier(
       logger,
       logLimitBytes: config.logLimitPerInvocation,
       extractZip,
+      nodeRuntimes: config.nodeRuntimes,
     });
   } catch (error) {
     const unavailable = error instanceof Error ? error.message : String(error);

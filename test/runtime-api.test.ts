@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { lambdaFunctionArn } from '../src/core/lambda-arn.js';
 import {
   RuntimeApiEndpoint,
   lambdaEnvironment,
-  lambdaFunctionArn,
   type RuntimeApiEndpointOptions,
   type RuntimeInvocationResult,
 } from '../src/sandbox/runtime-api/index.js';

@@ -1,5 +1,6 @@
 import type { AliasRecord, FunctionRecord, VersionRecord } from '../core/function.js';
 import type { InvocationRecord, LogLine } from '../core/invocation.js';
+import type { QueuedInvocation } from '../core/invocation-queue.js';
 import { StratoError, type StratoErrorBody } from '../core/strato-error.js';
 
 export interface DeployRequest {
@@ -155,12 +156,49 @@ export class StratoClient {
     };
   }
 
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * Queues an invocation (`Prefer: respond-async`): resolves once the event is durable. With an
+   * `idempotencyKey` seen before for this function, answers the first invocation's id.
+   */
+  invokeAsync(
+    name: string,
+    event: string,
+    options: { version?: string; idempotencyKey?: string } = {},
+  ): Promise<{ invocationId: string; status: 'queued'; duplicate: boolean }> {
+    return this.json(
+      'POST',
+      `/v1/functions/${encodeURIComponent(name)}/invoke${query({ version: options.version })}`,
+      JSON.parse(event) as unknown,
+      {
+        prefer: 'respond-async',
+        ...(options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey }),
+      },
+    );
+  }
+
+  /** Status, attempts and result of an async invocation. */
+  async getAsyncInvocation(id: string): Promise<QueuedInvocation> {
+    const reply = await this.json<{ async?: QueuedInvocation }>(
+      'GET',
+      `/v1/invocations/${encodeURIComponent(id)}`,
+    );
+    if (reply.async === undefined) {
+      throw new StratoError('INVOCATION_NOT_FOUND', `'${id}' is a synchronous invocation, not an async one`);
+    }
+    return reply.async;
+  }
+
+  private async json<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {

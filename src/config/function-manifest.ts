@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ALIAS_NAME_PATTERN, FUNCTION_NAME_PATTERN } from '../core/function.js';
 import { durationMs } from './duration.js';
+import { nodeHandlerSchema } from './lambda-handler.js';
+import { isNodeRuntime, NODE_RUNTIMES } from './node-runtimes.js';
 
 /** Lambda's limit on the environment of a function (all keys and values together). */
 const MAX_ENV_BYTES = 4096;
@@ -36,15 +38,18 @@ export const functionSettingsSchema = z.strictObject({
 });
 
 /** `PUT /v1/functions/:name` and `POST /v1/functions`: code plus settings. */
-/** Lambda custom runtimes the process tier runs: a zip with an executable `bootstrap`. */
-export const PROCESS_RUNTIMES = ['provided.al2023', 'provided.al2'] as const;
+/**
+ * Lambda runtimes the process tier runs: custom runtimes (a zip with an executable `bootstrap`) and the
+ * managed Node.js ones (a zip with the handler's module, run by Strato's runtime client).
+ */
+export const PROCESS_RUNTIMES = ['provided.al2023', 'provided.al2', ...NODE_RUNTIMES] as const;
 
 const deployFields = functionSettingsSchema.extend({
   /** A self-contained CommonJS bundle (what `strato deploy` produces with esbuild): the isolate tier. */
   code: z.string().min(1, 'code must not be empty').optional(),
   /** Source map (JSON text) of the bundle, for stack traces in the user's sources. */
   sourceMap: z.string().nullable().optional(),
-  /** A zip (base64) with an executable `bootstrap`, as Lambda's ZipFile: the process tier. */
+  /** A zip (base64), as Lambda's ZipFile: the process tier (an executable `bootstrap`, or a Node.js handler's code). */
   zipFile: z.base64().min(1, 'zipFile must not be empty').optional(),
   runtime: z.enum(PROCESS_RUNTIMES).optional(),
   handler: z.string().min(1).max(128).optional(),
@@ -71,6 +76,21 @@ function checkCodeKind(body: z.output<typeof deployFields>, ctx: z.RefinementCtx
       path: ['runtime'],
       message: 'runtime and handler go with a zipFile, not with code',
     });
+  }
+  if (body.runtime !== undefined && isNodeRuntime(body.runtime)) {
+    // As on Lambda: the managed runtimes need to know which export to call; custom runtimes may ignore it.
+    const handler = nodeHandlerSchema.safeParse(body.handler);
+    if (body.handler === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['handler'],
+        message: `runtime ${body.runtime} needs a handler: path/to/file.exportName, e.g. index.handler`,
+      });
+    } else if (!handler.success) {
+      for (const issue of handler.error.issues) {
+        ctx.addIssue({ code: 'custom', path: ['handler'], message: issue.message });
+      }
+    }
   }
 }
 

@@ -3,11 +3,17 @@ import path from 'node:path';
 import { z } from 'zod';
 import { StratoError } from '../core/strato-error.js';
 import { byteSize, durationMs } from './duration.js';
+import { NODE_RUNTIMES, nodeRuntimeEnvKey, nodeRuntimesSchema } from './node-runtimes.js';
 
 const storeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('sqlite') }),
   z.strictObject({ kind: z.literal('postgres'), url: z.string().min(1), schema: z.string().optional() }),
 ]);
+
+const lambdaCredentialSchema = z.strictObject({
+  accessKeyId: z.string().regex(/^[A-Za-z0-9]{16,128}$/, 'access key ids are 16-128 letters and digits'),
+  secretAccessKey: z.string().min(16, 'secret access keys have at least 16 characters').max(128),
+});
 
 /** Everything the server can be configured with; every field has an embedded default. */
 export const serverConfigSchema = z.strictObject({
@@ -29,7 +35,24 @@ export const serverConfigSchema = z.strictObject({
   maxQueueWait: durationMs.default(10_000),
   /** How long shutdown waits for in-flight invocations. */
   shutdownGrace: durationMs.default(30_000),
+  /** Async invocations running at once on this node; the rest wait in the durable queue. */
+  asyncConcurrency: z.coerce.number().int().min(1).max(1000).default(8),
+  /** First retry delay of a failed async invocation (doubling, with jitter, up to 5 min). */
+  asyncRetryBaseDelay: durationMs.default(1_000),
+  /** Lease on a running async invocation, renewed while it runs; a crashed node's work reappears after it. */
+  asyncLease: durationMs.default(30_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Node binary per Lambda Node.js runtime (`{"nodejs22.x": "/opt/node22/bin/node"}`); a runtime not named
+   * here runs on the Node Strato itself runs on. Each source (file, env, flags) overrides per runtime.
+   */
+  nodeRuntimes: nodeRuntimesSchema.default({}),
+  /**
+   * Access key pairs the Lambda API (`/2015-03-31/...`, AWS Signature V4) accepts. Empty: the Lambda API
+   * answers every request with 403 (it is never open). Until namespaced keys exist, one pair usually comes
+   * from `STRATO_LAMBDA_ACCESS_KEY_ID` / `STRATO_LAMBDA_SECRET_ACCESS_KEY`.
+   */
+  lambdaCredentials: z.array(lambdaCredentialSchema).default([]),
 });
 
 export type ServerConfigInput = z.input<typeof serverConfigSchema>;
@@ -74,10 +97,36 @@ export function loadServerConfig(
       ...(typeof fileStore?.schema === 'string' ? { schema: fileStore.schema } : {}),
     };
   }
+  const accessKeyId = env['STRATO_LAMBDA_ACCESS_KEY_ID'];
+  const secretAccessKey = env['STRATO_LAMBDA_SECRET_ACCESS_KEY'];
+  if (accessKeyId || secretAccessKey) {
+    // The env pair comes first; pairs from the config file stay valid beside it.
+    const fileCredentials = Array.isArray(fromFile['lambdaCredentials']) ? fromFile['lambdaCredentials'] : [];
+    fromEnv['lambdaCredentials'] = [{ accessKeyId, secretAccessKey }, ...(fileCredentials as unknown[])];
+  }
   const definedFlags = Object.fromEntries(
     Object.entries(flagValues).filter(([, value]) => value !== undefined),
   );
-  return parseServerConfig({ ...fromFile, ...fromEnv, ...definedFlags });
+  const nodeRuntimes = mergeNodeRuntimes(fromFile['nodeRuntimes'], env, definedFlags['nodeRuntimes']);
+  return parseServerConfig({ ...fromFile, ...fromEnv, ...definedFlags, nodeRuntimes });
+}
+
+/**
+ * `nodeRuntimes` merged per runtime (file < `STRATO_NODE_NODEJS22_X`-style env < flags), so setting one
+ * runtime's binary in the env keeps the others from the file. A layer that is not an object is left for the
+ * schema to reject.
+ */
+function mergeNodeRuntimes(fromFile: unknown, env: NodeJS.ProcessEnv, fromFlags: unknown): unknown {
+  const fromEnv: Record<string, string> = {};
+  for (const runtime of NODE_RUNTIMES) {
+    const value = env[nodeRuntimeEnvKey(runtime)];
+    if (value !== undefined && value !== '') fromEnv[runtime] = value;
+  }
+  const layers = [fromFile, fromEnv, fromFlags].filter((layer) => layer !== undefined);
+  if (layers.every((layer) => typeof layer === 'object' && layer !== null && !Array.isArray(layer))) {
+    return Object.assign({}, ...layers) as unknown;
+  }
+  return fromFlags ?? fromFile;
 }
 
 export function parseServerConfig(input: unknown): ServerConfig {

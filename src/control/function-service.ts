@@ -69,14 +69,35 @@ export class FunctionService {
     return { function: fn, latest: version, created };
   }
 
-  /** New version with the latest code and changed settings. */
-  async updateSettings(name: string, settings: FunctionSettings): Promise<FunctionView> {
+  /**
+   * New version with the latest code and changed settings. `runtime` and `handler` (Lambda's
+   * UpdateFunctionConfiguration) may change only for a zip function: a JavaScript bundle has neither.
+   */
+  async updateSettings(
+    name: string,
+    settings: FunctionSettings,
+    runtimeChange: { runtime?: string | undefined; handler?: string | undefined } = {},
+  ): Promise<FunctionView> {
     const latest = await this.latest(name);
+    const changesRuntime = runtimeChange.runtime !== undefined || runtimeChange.handler !== undefined;
+    if (changesRuntime && latest.config.runtime === undefined) {
+      throw new StratoError(
+        'VALIDATION_FAILED',
+        `function '${name}' is a JavaScript bundle (isolate tier): it has no runtime or handler to change`,
+      );
+    }
+    const merged = mergeSettings(latest.config, settings);
+    const runtime = runtimeChange.runtime ?? merged.runtime;
+    const handler = runtimeChange.handler ?? merged.handler;
     const { fn, version } = await this.store.publishVersion({
       functionName: name,
       codeSha256: latest.codeSha256,
       sourceMapSha256: latest.sourceMapSha256,
-      config: mergeSettings(latest.config, settings),
+      config: {
+        ...merged,
+        ...(runtime === undefined ? {} : { runtime }),
+        ...(handler === undefined ? {} : { handler }),
+      },
       description: settings.description ?? latest.description,
       mode: 'update',
     });

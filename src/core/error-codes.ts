@@ -19,6 +19,8 @@ export const errorCodes = {
   ALIAS_NOT_FOUND: { status: 404, fault: 'user' },
   ROUTE_NOT_FOUND: { status: 404, fault: 'user' },
   METHOD_NOT_ALLOWED: { status: 405, fault: 'user' },
+  /** A queue consumer's lease token is not the message's current lease (it expired or was taken over). */
+  LEASE_LOST: { status: 409, fault: 'platform' },
   FUNCTION_EXISTS: { status: 409, fault: 'user' },
   ALIAS_EXISTS: { status: 409, fault: 'user' },
   PAYLOAD_TOO_LARGE: { status: 413, fault: 'user' },
@@ -36,6 +38,7 @@ export const errorCodes = {
   INVALID_FUNCTION_RESPONSE: { status: 502, fault: 'function' },
   SHUTTING_DOWN: { status: 503, fault: 'platform' },
   STORE_UNAVAILABLE: { status: 503, fault: 'platform' },
+  QUEUE_UNAVAILABLE: { status: 503, fault: 'platform' },
   INVOCATION_TIMEOUT: { status: 504, fault: 'function' },
 } as const satisfies Record<string, { status: number; fault: 'user' | 'platform' | 'function' }>;
 

@@ -8,7 +8,8 @@ export interface FunctionErrorInfo {
   stack: string | undefined;
 }
 
-export type InvocationTrigger = 'invoke' | 'http';
+/** How an invocation came in: a sync invoke, an HTTP trigger, or the async queue. */
+export type InvocationTrigger = 'invoke' | 'http' | 'async';
 
 export interface InvocationRecord {
   id: string;

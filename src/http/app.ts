@@ -1,11 +1,14 @@
 import { createServer } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createInvokeGateway } from './invoke-gateway.js';
+import { createLambdaGateway } from './lambda-gateway.js';
+import type { LambdaApi } from '../lambda/lambda-api.js';
 import { nextRequestId } from './request-id.js';
 import type { Logger } from 'pino';
 import type { Store } from '../core/store.js';
 import { StratoError } from '../core/strato-error.js';
 import type { FunctionService } from '../control/function-service.js';
+import type { AsyncInvocations } from '../invoke/async-invocations.js';
 import type { Invoker } from '../invoke/invoker.js';
 import type { Scheduler } from '../scheduler/instance-pool.js';
 import { sendError } from './errors.js';
@@ -17,20 +20,32 @@ export interface HttpDependencies {
   store: Store;
   functions: FunctionService;
   invoker: Invoker;
+  asyncInvocations: AsyncInvocations;
   scheduler: Scheduler;
   logger: Logger;
   maxPayloadBytes: number;
   maxBundleBytes: number;
+  /** The AWS Lambda REST API, served beside the native one. */
+  lambdaApi: LambdaApi;
 }
 
-/** The HTTP surface: control plane under /v1 (Fastify), the invoke gateway and the HTTP trigger under /fn. */
+/**
+ * The HTTP surface: control plane under /v1 (Fastify), the invoke gateway and the HTTP trigger under /fn,
+ * and the AWS Lambda REST API under /2015-03-31 (both on raw node:http, before Fastify).
+ */
 export function buildApp(deps: HttpDependencies): FastifyInstance {
   // Per-request access logs would cost more than an invoke; the platform logs at warn and above here.
   const httpLogger: FastifyBaseLogger = deps.logger.child(
     { component: 'http' },
     { level: deps.logger.levelVal > 40 ? deps.logger.level : 'warn' },
   );
-  const invokeGateway = createInvokeGateway(deps.invoker, deps.maxPayloadBytes, deps.logger);
+  const invokeGateway = createInvokeGateway(
+    deps.invoker,
+    deps.asyncInvocations,
+    deps.maxPayloadBytes,
+    deps.logger,
+  );
+  const lambdaGateway = createLambdaGateway(deps.lambdaApi);
   const app: FastifyInstance = Fastify({
     loggerInstance: httpLogger,
     bodyLimit: deps.maxBundleBytes,
@@ -38,7 +53,9 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
     // The data plane (invoke, HTTP trigger) is served before Fastify sees the request.
     serverFactory: (fastifyHandler) =>
       createServer((request, response) => {
-        if (!invokeGateway(request, response)) fastifyHandler(request, response);
+        if (!invokeGateway(request, response) && !lambdaGateway(request, response)) {
+          fastifyHandler(request, response);
+        }
       }),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -61,6 +78,6 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
 
   registerFunctionRoutes(app, deps.functions, deps.scheduler);
   registerAliasRoutes(app, deps.functions);
-  registerRecordRoutes(app, deps.store);
+  registerRecordRoutes(app, deps.store, deps.asyncInvocations);
   return app;
 }

@@ -1,5 +1,4 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { StratoError, isStratoError } from '../core/strato-error.js';
 import { errorReply } from './invocation-reply.js';
 
@@ -34,15 +33,4 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   const parts = errorReply(stratoError, request.id);
   for (const [name, value] of parts.headers) void reply.header(name, value);
   return reply.code(parts.status).send(parts.body);
-}
-
-/** Validates a request part with zod; failures are VALIDATION_FAILED with the issues as details. */
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    throw new StratoError('VALIDATION_FAILED', `invalid ${what}: ${z.prettifyError(parsed.error)}`, {
-      details: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
-    });
-  }
-  return parsed.data;
 }

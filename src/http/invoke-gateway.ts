@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpRequestPayload, InvokePayload } from '../core/sandbox.js';
 import { StratoError } from '../core/strato-error.js';
+import type { AsyncInvocations } from '../invoke/async-invocations.js';
 import type { Invoker } from '../invoke/invoker.js';
 import { toStratoError } from './errors.js';
 import { checkFunctionName } from './function-name.js';
@@ -20,12 +21,29 @@ const TRIGGER_PREFIX = '/fn/';
  * else) because the invoke path is the hot path: plain request handling here costs about half of what
  * a Fastify route does (measured: bench/). Returns false for requests that are not its own.
  */
-export function createInvokeGateway(invoker: Invoker, maxPayloadBytes: number, logger: Logger) {
+export function createInvokeGateway(
+  invoker: Invoker,
+  asyncInvocations: AsyncInvocations,
+  maxPayloadBytes: number,
+  logger: Logger,
+) {
   const handle = async (request: IncomingMessage, response: ServerResponse, route: Route): Promise<void> => {
     const requestId = nextRequestId();
     let reply: ReplyParts;
     try {
       const body = await readBody(request, maxPayloadBytes);
+      if (route.kind === 'invoke' && wantsAsync(request)) {
+        const accepted = await asyncInvocations.enqueue({
+          functionName: checkFunctionName(route.functionName),
+          qualifier: route.qualifier,
+          eventJson: eventJson(body),
+          idempotencyKey: singleHeader(request, 'idempotency-key'),
+          callbackUrl: singleHeader(request, 'x-callback-url'),
+        });
+        reply = acceptedReply(accepted.invocationId, accepted.duplicate);
+        send(response, reply, requestId);
+        return;
+      }
       const payload: InvokePayload =
         route.kind === 'invoke'
           ? { kind: 'event', eventJson: eventJson(body) }
@@ -88,6 +106,39 @@ function matchRoute(request: IncomingMessage): Route | undefined {
     };
   }
   return undefined;
+}
+
+/** RFC 7240: `Prefer: respond-async` asks for a 202 and the result later. */
+function wantsAsync(request: IncomingMessage): boolean {
+  const prefer = request.headers.prefer;
+  if (prefer === undefined) return false;
+  const value = Array.isArray(prefer) ? prefer.join(',') : prefer;
+  return /(?:^|[,;\s])respond-async(?:$|[,;\s])/i.test(value);
+}
+
+function singleHeader(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value) || value.length > 1024) {
+    throw new StratoError(
+      'VALIDATION_FAILED',
+      `the ${name} header must be one value of at most 1024 characters`,
+    );
+  }
+  return value;
+}
+
+function acceptedReply(invocationId: string, duplicate: boolean): ReplyParts {
+  return {
+    status: 202,
+    headers: [
+      ['content-type', 'application/json; charset=utf-8'],
+      ['location', `/v1/invocations/${invocationId}`],
+      ['x-strato-invocation-id', invocationId],
+      ['preference-applied', 'respond-async'],
+    ],
+    body: JSON.stringify({ invocationId, status: 'queued', duplicate }),
+  };
 }
 
 function decodeSegment(segment: string): string {

@@ -30,6 +30,7 @@ const LAMBDA_TYPES: Partial<Record<ErrorCode, { status: number; type: string }>>
   TOO_MANY_REQUESTS: { status: 429, type: 'TooManyRequestsException' },
   UNAUTHORIZED: { status: 403, type: 'UnrecognizedClientException' },
   FORBIDDEN: { status: 403, type: 'AccessDeniedException' },
+  ROUTE_NOT_FOUND: { status: 404, type: 'UnknownOperationException' },
   SHUTTING_DOWN: { status: 503, type: 'ServiceException' },
   STORE_UNAVAILABLE: { status: 503, type: 'ServiceException' },
 };

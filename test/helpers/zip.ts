@@ -1,10 +1,11 @@
 import { ZipFile } from 'yazl';
 
-/** A zip of `files` as Lambda takes it; `bootstrap` is made executable. */
-export function zipOf(files: Record<string, string>): Promise<Buffer> {
+/** A zip of `files` (text or bytes) as Lambda takes it; `bootstrap` is made executable. */
+export function zipOf(files: Record<string, string | Buffer>): Promise<Buffer> {
   const zip = new ZipFile();
   for (const [name, content] of Object.entries(files)) {
-    zip.addBuffer(Buffer.from(content), name, { mode: name === 'bootstrap' ? 0o100755 : 0o100644 });
+    const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+    zip.addBuffer(bytes, name, { mode: name === 'bootstrap' ? 0o100755 : 0o100644 });
   }
   zip.end();
   return new Promise((resolve, reject) => {

@@ -6,7 +6,7 @@ import {
   aliasUpdateBodySchema,
 } from '../../config/function-manifest.js';
 import type { FunctionService } from '../../control/function-service.js';
-import { parseWith } from '../errors.js';
+import { parseWith } from '../../config/parse-with.js';
 import { checkFunctionName } from '../function-name.js';
 
 /** The function name is checked separately, so a bad one is INVALID_NAME as on every other route. */

@@ -7,7 +7,7 @@ import {
 } from '../../config/function-manifest.js';
 import type { FunctionService } from '../../control/function-service.js';
 import type { Scheduler } from '../../scheduler/instance-pool.js';
-import { parseWith } from '../errors.js';
+import { parseWith } from '../../config/parse-with.js';
 import { checkFunctionName } from '../function-name.js';
 import { pageQuerySchema } from '../query.js';
 

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '../../core/store.js';
+import type { AsyncInvocations } from '../../invoke/async-invocations.js';
 import { StratoError } from '../../core/strato-error.js';
-import { parseWith } from '../errors.js';
+import { parseWith } from '../../config/parse-with.js';
 import { checkFunctionName } from '../function-name.js';
 import { pageQuerySchema, timeParam } from '../query.js';
 
@@ -15,7 +16,11 @@ const logQuerySchema = z.strictObject({
 });
 
 /** Invocation records and function logs. */
-export function registerRecordRoutes(app: FastifyInstance, store: Store): void {
+export function registerRecordRoutes(
+  app: FastifyInstance,
+  store: Store,
+  asyncInvocations: AsyncInvocations,
+): void {
   app.get('/v1/functions/:name/invocations', async (request) => {
     const name = checkFunctionName((request.params as { name?: unknown }).name);
     const { limit, cursor } = parseWith(pageQuerySchema, request.query, 'query');
@@ -27,8 +32,10 @@ export function registerRecordRoutes(app: FastifyInstance, store: Store): void {
   app.get('/v1/invocations/:id', async (request) => {
     const { id } = parseWith(z.strictObject({ id: z.string().max(64) }), request.params, 'path');
     const invocation = await store.getInvocation(id);
-    if (invocation === undefined)
-      throw new StratoError('INVOCATION_NOT_FOUND', `invocation '${id}' does not exist`);
+    if (invocation === undefined) {
+      // An async invocation's id names its queue record (status, attempts, result), not one run.
+      return { async: await asyncInvocations.get(id) };
+    }
     const logs = await store.listLogs({
       functionName: invocation.functionName,
       invocationId: id,

@@ -1,12 +1,14 @@
 import { access, constants, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { probeNodeBinary, type NodeRuntimesConfig } from '../../config/node-runtimes.js';
 import type { InstanceSpec, Sandbox, SandboxInstance } from '../../core/sandbox.js';
 import { StratoError } from '../../core/strato-error.js';
 import { CodeCache, type ZipExtractor } from './code-cache.js';
 import { detectConfinement } from './host-capabilities.js';
 import { ProcessInstance } from './process-instance.js';
 import { socatPath, taskRoot } from './runtime-forwarder.js';
+import { runtimeDir } from './runtime-command.js';
 import type { RuntimeContext } from './runtime-start.js';
 
 export interface ProcessSandboxOptions {
@@ -19,11 +21,14 @@ export interface ProcessSandboxOptions {
   tmpSizeBytes?: number;
   /** Safe zip extraction (pass build/zip-archive.ts's `extractZip`; sandbox/ may not import build/). */
   extractZip: ZipExtractor;
+  /** Node binary per Lambda Node.js runtime. @default {} (every `nodejs*.x` runs on `process.execPath`) */
+  nodeRuntimes?: NodeRuntimesConfig;
 }
 
 /**
  * The process tier: AWS Lambda custom runtimes (`provided.al2023`, `provided.al2`: a zip with an executable
- * `bootstrap`) run as confined OS processes, one per instance, each speaking the Lambda Runtime API to its
+ * `bootstrap`) and Node.js runtimes (`nodejs20.x`..`nodejs24.x`: Strato's runtime client on a Node binary,
+ * see runtime-command.ts) run as confined OS processes, one per instance, each speaking the Lambda Runtime API to its
  * own endpoint. Refuses to exist on a host that cannot confine: it never runs a function unconfined.
  * Instances are started on demand; a pool of pre-started ones is future work.
  */
@@ -49,12 +54,23 @@ export class ProcessSandbox implements Sandbox {
     // Left over from a previous run: those instances are gone with their processes.
     await rm(instancesDir, { recursive: true, force: true });
     await mkdir(instancesDir, { recursive: true, mode: 0o700 });
-    // The task root is a bind target, and the sandbox's root is read-only: the mount point must exist.
-    await mkdir(taskRoot, { recursive: true, mode: 0o755 }).catch((error: unknown) => {
-      throw new StratoError('INTERNAL', `process sandbox unavailable: cannot create ${taskRoot}`, {
-        cause: error,
+    // The task root and the runtime dir are bind targets, and the sandbox's root is read-only: the mount
+    // points must exist.
+    for (const mountPoint of [taskRoot, runtimeDir]) {
+      await mkdir(mountPoint, { recursive: true, mode: 0o755 }).catch((error: unknown) => {
+        throw new StratoError('INTERNAL', `process sandbox unavailable: cannot create ${mountPoint}`, {
+          cause: error,
+        });
       });
-    });
+    }
+    // Learn each Node binary's version and flags now rather than in some function's first cold start (a probe
+    // costs a Node start, ~80 ms here); a binary that cannot run fails the instances that need it.
+    const nodeRuntimes = options.nodeRuntimes ?? {};
+    for (const nodePath of new Set([process.execPath, ...Object.values(nodeRuntimes)])) {
+      probeNodeBinary(nodePath).catch((error: unknown) =>
+        options.logger.warn({ err: error, nodePath }, 'a Node binary for nodejs runtimes cannot run'),
+      );
+    }
     return new ProcessSandbox({
       dataDir,
       instancesDir,
@@ -62,6 +78,7 @@ export class ProcessSandbox implements Sandbox {
       logger: options.logger,
       logLimitBytes: options.logLimitBytes,
       tmpSizeBytes: options.tmpSizeBytes ?? 512 * 1024 * 1024,
+      nodeRuntimes,
     });
   }
 

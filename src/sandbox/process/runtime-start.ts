@@ -7,12 +7,14 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import type { Logger } from 'pino';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
 import type { InstanceSpec, InvokeResult } from '../../core/sandbox.js';
-import { isExecutable } from './host-capabilities.js';
-import { lambdaEnvironment, lambdaFunctionArn } from '../runtime-api/lambda-environment.js';
+import type { NodeRuntimesConfig } from '../../config/node-runtimes.js';
+import { lambdaFunctionArn } from '../../core/lambda-arn.js';
+import { lambdaEnvironment } from '../runtime-api/lambda-environment.js';
 import { RuntimeApiEndpoint } from '../runtime-api/runtime-api-endpoint.js';
 import type { CodeCache } from './code-cache.js';
 import { spawnConfined, type ConfinedExit, type ConfinedProcess } from './confined-process.js';
 import { OutputCapture } from './output-capture.js';
+import { runtimeCommand } from './runtime-command.js';
 import {
   forwarderScript,
   runtimeApiAddress,
@@ -31,6 +33,8 @@ export interface RuntimeContext {
   logger: Logger;
   logLimitBytes: number;
   tmpSizeBytes: number;
+  /** Node binary per Lambda Node.js runtime (server config `nodeRuntimes`). */
+  nodeRuntimes: NodeRuntimesConfig;
 }
 
 /** A runtime that has polled for its first invocation. */
@@ -99,15 +103,12 @@ export async function startRuntime(
   try {
     if (spec.loadArtifact === undefined) throw new Error(`${spec.functionName} has no deployment zip`);
     const codeDir = await context.codeCache.ensure(spec.codeSha256, spec.loadArtifact);
-    if (!(await isExecutable(join(codeDir, 'bootstrap')))) {
+    const command = await runtimeCommand(spec, codeDir, context.nodeRuntimes);
+    if (command.kind === 'invalid') {
       return await failed({
         outcome: 'error',
         phase: 'init',
-        error: {
-          type: 'Runtime.InvalidEntrypoint',
-          message: 'the deployment package has no executable `bootstrap` at its root',
-          stack: undefined,
-        },
+        error: command.error,
         durationMs: 0,
         initDurationMs: 0,
       });
@@ -130,17 +131,18 @@ export async function startRuntime(
       taskRoot,
       runtimeApi: endpoint.address,
       ...(spec.handler === undefined ? {} : { handler: spec.handler }),
+      ...(command.runtimeDir === undefined ? {} : { runtimeDir: command.runtimeDir }),
       // Lambda leaves AWS_EXECUTION_ENV unset for OS-only runtimes.
       ...(spec.runtime === undefined || spec.runtime.startsWith('provided') ? {} : { runtime: spec.runtime }),
       // Debian generates only C.UTF-8; en_US.UTF-8 would make glibc fall back to C.
       lang: 'C.UTF-8',
     });
-    const env = functionEnvironment(lambdaEnv, spec.config.env);
+    const env = functionEnvironment(lambdaEnv, { ...command.defaultEnv, ...spec.config.env });
     const spawnedAt = performance.now();
     child = await spawnConfined({
       id: `strato-${id}`,
       command: '/bin/sh',
-      args: ['-c', forwarderScript(`${runtimeDirInside}/${socketName}`)],
+      args: ['-c', forwarderScript(`${runtimeDirInside}/${socketName}`, command.argv)],
       env,
       codeDir,
       cwd: taskRoot,
@@ -152,6 +154,7 @@ export async function startRuntime(
       extraBinds: [
         { source: codeDir, target: taskRoot, readonly: true },
         { source: instanceDir, target: runtimeDirInside, readonly: true },
+        ...command.extraBinds,
       ],
       hidePaths: [context.dataDir],
     });

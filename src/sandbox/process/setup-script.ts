@@ -10,6 +10,11 @@ export interface ConfinementPlan {
   maxFileSizeBytes: number;
   uid: number;
   gid: number;
+  /**
+   * A directory opened before anything is covered and kept open on {@link heldDirFd} (the pool's code cache
+   * root, hidden under the data dir, from which the function's code is bound later).
+   */
+  heldDir?: string;
   /** Set only when loopback must be brought up. */
   ipTool: string | undefined;
   binds: ReadonlyArray<{ source: string; target: string; readonly: boolean }>;
@@ -22,9 +27,11 @@ export interface ConfinementPlan {
 /** Exit status of the setup script when confining failed; the user's command never ran. */
 export const setupFailedExitCode = 125;
 
-// dash accepts single-digit descriptors only; 0-2 are stdio.
+// dash accepts single-digit descriptors only; 0-2 are stdio, 9 is the held directory.
 const firstBindFd = 3;
-const maxBinds = 7;
+const maxBinds = 5;
+/** The descriptor {@link ConfinementPlan.heldDir} stays open on. */
+export const heldDirFd = 9;
 
 /**
  * The POSIX sh script `unshare` runs as pid 1 of the new namespaces, as root, before it execs the user's
@@ -33,9 +40,37 @@ const maxBinds = 7;
  * adding the writable /tmp, and drop privileges last.
  */
 export function buildSetupScript(plan: ConfinementPlan): string {
+  return [
+    ...confinementLines(plan),
+    `cd ${q(plan.cwd)} || fail ${q(`cd ${plan.cwd}`)}`,
+    [
+      `exec ${dropPrivileges(plan.uid, plan.gid)}`,
+      ...Object.entries(plan.env).map(([name, value]) => q(`${name}=${value}`)),
+      q(plan.command),
+      ...plan.args.map(q),
+    ].join(' '),
+  ].join('\n');
+}
+
+/**
+ * `setpriv ... env -i --`: what precedes `NAME=value`s and the command that runs unprivileged. env -i: the
+ * process gets exactly the given environment, not even what sh exports (PWD).
+ */
+export function dropPrivileges(uid: number, gid: number): string {
+  const { setpriv, env } = confinementTools;
+  return (
+    `${setpriv} --reuid=${uid} --regid=${gid} --clear-groups --no-new-privs ` +
+    `--inh-caps=-all --bounding-set=-all -- ${env} -i --`
+  );
+}
+
+/** The setup script up to dropping privileges: cgroup, mounts, binds, loopback, rlimits (defines `fail`). */
+export function confinementLines(
+  plan: Omit<ConfinementPlan, 'env' | 'command' | 'args' | 'cwd' | 'codeDir'>,
+): string[] {
   if (plan.binds.length > maxBinds) throw new Error(`at most ${maxBinds} bind mounts are supported`);
-  const { mount, umount, mkdir, prlimit, setpriv, env } = confinementTools;
-  const lines: string[] = [
+  const { mount, umount, mkdir, prlimit } = confinementTools;
+  return [
     `fail() { echo "strato-setup: $1" >&2; exit ${setupFailedExitCode}; }`,
     // Writing 0 moves the writer itself; pids are namespace-relative, so $$ (= 1) would name the wrong task.
     ...plan.cgroupProcsFiles.map((file) => `echo 0 > ${q(file)} || fail ${q(`cannot join ${file}`)}`),
@@ -46,6 +81,11 @@ export function buildSetupScript(plan: ConfinementPlan): string {
         // Checked first: a failed redirection on `exec` ends sh before `|| fail` could run.
         `[ -d ${q(bind.source)} ] || fail ${q(`no directory ${bind.source}`)}; exec ${firstBindFd + index}< ${q(bind.source)}`,
     ),
+    ...(plan.heldDir === undefined
+      ? []
+      : [
+          `[ -d ${q(plan.heldDir)} ] || fail ${q(`no directory ${plan.heldDir}`)}; exec ${heldDirFd}< ${q(plan.heldDir)}`,
+        ]),
     // Every inherited mount becomes read-only in this namespace only (a bind remount changes one vfsmount).
     // /proc is the namespace's own; its sysctls are root-only and the process runs unprivileged.
     // The function needs no cgroup tree (it has joined its own already); one umount saves a dozen remounts
@@ -72,21 +112,10 @@ export function buildSetupScript(plan: ConfinementPlan): string {
     ...(plan.ipTool === undefined ? [] : [`${plan.ipTool} link set lo up || fail 'loopback'`]),
     `${prlimit} --pid $$ --nofile=${plan.maxOpenFiles}:${plan.maxOpenFiles} ` +
       `--fsize=${plan.maxFileSizeBytes}:${plan.maxFileSizeBytes} || fail 'rlimits'`,
-    `cd ${q(plan.cwd)} || fail ${q(`cd ${plan.cwd}`)}`,
-    [
-      `exec ${setpriv} --reuid=${plan.uid} --regid=${plan.gid} --clear-groups --no-new-privs`,
-      '--inh-caps=-all --bounding-set=-all --',
-      // env -i: the process gets exactly the given environment, not even what sh exports (PWD).
-      `${env} -i --`,
-      ...Object.entries(plan.env).map(([name, value]) => q(`${name}=${value}`)),
-      q(plan.command),
-      ...plan.args.map(q),
-    ].join(' '),
   ];
-  return lines.join('\n');
 }
 
 /** Single-quotes a value for POSIX sh. */
-function q(value: string): string {
+export function q(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }

@@ -9,9 +9,4 @@ export {
   type RuntimeInvocationRequest,
   type RuntimeInvocationResult,
 } from './runtime-api-endpoint.js';
-export {
-  lambdaEnvironment,
-  lambdaFunctionArn,
-  lambdaLogStreamName,
-  type LambdaEnvironmentMeta,
-} from './lambda-environment.js';
+export { lambdaEnvironment, lambdaLogStreamName, type LambdaEnvironmentMeta } from './lambda-environment.js';

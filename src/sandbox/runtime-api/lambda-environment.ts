@@ -84,23 +84,6 @@ export function lambdaLogStreamName(version: string, now: Date = new Date()): st
   return `${day}/[${version}]${randomBytes(16).toString('hex')}`;
 }
 
-/**
- * The ARN a runtime sees in `Lambda-Runtime-Invoked-Function-Arn`. Strato has no AWS account, so the account
- * is a placeholder of the right shape (runtimes and SDKs parse ARNs).
- * @param qualifier the version or alias the caller invoked; omitted for an unqualified invoke
- */
-export function lambdaFunctionArn(options: {
-  functionName: string;
-  qualifier?: string;
-  /** @default 'us-east-1' */
-  region?: string;
-  /** @default '000000000000' */
-  accountId?: string;
-}): string {
-  const base = `arn:aws:lambda:${options.region ?? 'us-east-1'}:${options.accountId ?? '000000000000'}:function:${options.functionName}`;
-  return options.qualifier === undefined ? base : `${base}:${options.qualifier}`;
-}
-
 function uniqueJoin(paths: string[]): string {
   return [...new Set(paths)].join(':');
 }

@@ -62,6 +62,11 @@ const lambdaErrorBody = z.object({
     .union([z.array(z.string()), z.string()])
     .optional()
     .catch(undefined),
+  // The Node runtime client (aws-lambda-ric, AWS's own) names the stack `trace`.
+  trace: z
+    .union([z.array(z.string()), z.string()])
+    .optional()
+    .catch(undefined),
 });
 
 /** Lenient, as Lambda is: a body that is not Lambda's JSON still becomes an error with its text as message. */
@@ -75,7 +80,7 @@ export function parseLambdaError(body: Buffer, functionErrorType: string | undef
   }
   const parsed = lambdaErrorBody.safeParse(json);
   const fields = parsed.success ? parsed.data : undefined;
-  const trace = fields?.stackTrace;
+  const trace = fields?.stackTrace ?? fields?.trace;
   return {
     type: fields?.errorType ?? functionErrorType ?? 'Unhandled',
     message: fields?.errorMessage ?? (fields === undefined ? text : ''),
