@@ -6,6 +6,28 @@ import tseslint from 'typescript-eslint';
  * The module map's dependency rule (ARCHITECTURE.md), enforced as import restrictions.
  * Each entry: the folder, and the folders of ours it must not import.
  */
+/** Every module of ours; a pure module (policy, algorithm) may import only `core`. */
+const modules = [
+  'config',
+  'store',
+  'build',
+  'sandbox',
+  'guest',
+  'scheduler',
+  'queue',
+  'triggers',
+  'invoke',
+  'control',
+  'lambda',
+  'http',
+  'observe',
+  'keepalive',
+  'ratelimit',
+  'client',
+  'cli',
+];
+const importsOnlyCore = (self) => modules.filter((name) => name !== self);
+
 const forbidden = {
   core: [
     'config',
@@ -53,7 +75,10 @@ const forbidden = {
   scheduler: ['store', 'build', 'sandbox', 'queue', 'triggers', 'http', 'client', 'cli'],
   // The queue is a backend family like the store: core types in, nothing of the invoke path.
   queue: ['store', 'build', 'sandbox', 'guest', 'scheduler', 'triggers', 'http', 'client', 'cli'],
+  keepalive: importsOnlyCore('keepalive'),
   observe: ['build', 'sandbox', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
+  // Pure token buckets: core types in, nothing of the paths that use them.
+  ratelimit: importsOnlyCore('ratelimit'),
   http: ['sandbox', 'client', 'cli'],
   lambda: ['sandbox', 'scheduler', 'guest', 'http', 'client', 'cli'],
   client: ['store', 'build', 'sandbox', 'guest', 'scheduler', 'queue', 'triggers', 'http', 'observe', 'cli'],

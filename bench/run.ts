@@ -3,6 +3,7 @@
  * Prints one table. Servers run in their own processes; the load generator runs here.
  *   BENCH_SECONDS (default 5)   duration of each throughput run
  *   BENCH_COLD_SAMPLES (default 100) cold starts measured
+ *   BENCH_PROCESS_COLD_SAMPLES (default 30) process-tier cold starts measured per runtime and pool setting
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleFunction } from '../src/build/bundle-function.js';
 import { StratoClient } from '../src/client/strato-client.js';
+import { detectConfinement } from '../src/sandbox/process/host-capabilities.js';
 import {
   loadGenerator,
   loadTest,
@@ -18,9 +20,11 @@ import {
   sequentialLatencies,
   type LoadResult,
 } from './http-load.js';
+import { p50p99, processColdStarts, processWarmLoad, type ProcessRuntimeKind } from './process-tier.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const COLD_SAMPLES = Number(process.env['BENCH_COLD_SAMPLES'] ?? 100);
+const PROCESS_COLD_SAMPLES = Number(process.env['BENCH_PROCESS_COLD_SAMPLES'] ?? 30);
 const LATENCY_SAMPLES = 3000;
 
 function startProcess(
@@ -61,6 +65,46 @@ function loadRow(what: string, result: LoadResult, baseline?: LoadResult): void 
     baseline === undefined ? '' : `${fmt(result.requestsPerSecond / baseline.requestsPerSecond)}x raw node`;
   const errors = result.errors + result.non2xx > 0 ? ` errors=${result.errors} non2xx=${result.non2xx}` : '';
   row(what, fmt(result.requestsPerSecond, 0), fmt(result.p50Ms), fmt(result.p99Ms), ratio + errors);
+}
+
+/**
+ * Process-tier cold starts with the pool (the server's default, 2 per pool) and without (a second server
+ * with `STRATO_PROCESS_POOL_SIZE=0`), and warm Node throughput against raw node:http at the same connections.
+ */
+async function processTierRows(pooledUrl: string, rawUrl: string, dataDir: string): Promise<void> {
+  const kinds: ProcessRuntimeKind[] = ['bash', 'python', 'node'];
+  const label = { bash: 'provided bash+curl', python: 'provided python3', node: 'nodejs20.x' } as const;
+  const unpooled = await startProcess(
+    ['bin/strato.js', 'server', '--port', '0', '--data-dir', path.join(dataDir, 'unpooled')],
+    { STRATO_LOG_LEVEL: 'warn', STRATO_PROCESS_POOL_SIZE: '0' },
+  );
+  try {
+    for (const kind of kinds) {
+      for (const [pool, url] of [
+        ['pool', pooledUrl],
+        ['no pool', unpooled.url],
+      ] as const) {
+        const cold = await processColdStarts(url, kind, PROCESS_COLD_SAMPLES);
+        const [p50, p99] = p50p99(cold.endToEnd);
+        const [initP50, initP99] = p50p99(cold.init);
+        row(
+          `process cold start, ${label[kind]}, ${pool}, n=${PROCESS_COLD_SAMPLES}`,
+          '',
+          fmt(p50),
+          fmt(p99),
+          `init p50 ${fmt(initP50, 1)} p99 ${fmt(initP99, 1)}`,
+        );
+      }
+    }
+  } finally {
+    await stopProcess(unpooled.child);
+  }
+  for (const connections of [1, 10]) {
+    const rawRun = await loadTest({ url: rawUrl, connections, seconds: SECONDS });
+    const warm = await processWarmLoad(pooledUrl, connections, SECONDS);
+    loadRow(`raw node:http "ok", ${connections} conn`, rawRun);
+    loadRow(`process warm invoke, nodejs20.x, ${connections} conn`, warm, rawRun);
+  }
 }
 
 async function main(): Promise<void> {
@@ -145,6 +189,8 @@ async function main(): Promise<void> {
       fmt(percentile(initDurations, 50)),
       fmt(percentile(initDurations, 99)),
     );
+    if ((await detectConfinement()).ok) await processTierRows(strato.url, raw.url, dataDir);
+    else row('process tier', '', '', '', 'skipped: this host cannot confine');
   } finally {
     await stopProcess(strato.child);
     await stopProcess(raw.child);

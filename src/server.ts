@@ -11,9 +11,12 @@ import { FunctionService } from './control/function-service.js';
 import { buildApp } from './http/app.js';
 import { LambdaApi } from './lambda/lambda-api.js';
 import { runtimeDescriber } from './lambda/runtime-description.js';
+import { AsyncDestinations } from './invoke/async-destinations.js';
 import { AsyncDispatcher } from './invoke/async-dispatcher.js';
 import { AsyncInvocations } from './invoke/async-invocations.js';
 import { Invoker } from './invoke/invoker.js';
+import { Provisioner } from './invoke/provisioner.js';
+import { HybridKeepAlivePolicy } from './keepalive/hybrid-policy.js';
 import { StackMapper } from './invoke/stack-mapper.js';
 import { VersionResolver } from './invoke/version-resolver.js';
 import { InvocationRecorder } from './observe/invocation-recorder.js';
@@ -25,6 +28,8 @@ import { TieredSandbox } from './sandbox/tiered-sandbox.js';
 import { Scheduler } from './scheduler/instance-pool.js';
 import { openPostgresStore, openSqliteStore } from './store/index.js';
 import { openSqliteQueue } from './queue/sqlite-queue.js';
+import { CronScheduler } from './triggers/cron-scheduler.js';
+import { TriggerService } from './triggers/trigger-service.js';
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -45,6 +50,8 @@ export async function startServer(
   const store = await openStore(config);
   const sandbox = await IsolateSandbox.create({
     hosts: config.isolateHosts,
+    stemCells: config.isolateStemCells,
+    codeCache: config.isolateCodeCache,
     logLimitBytes: config.logLimitPerInvocation,
     logger,
   });
@@ -53,6 +60,11 @@ export async function startServer(
     keepAliveMs: config.keepAlive,
     maxQueueWaitMs: config.maxQueueWait,
     maxQueuedPerFunction: 1000,
+    totalConcurrency: config.totalConcurrency,
+    memoryBudgetMb: Math.floor(config.instanceMemory / (1024 * 1024)),
+    ...(config.keepAlivePolicy === 'hybrid'
+      ? { keepAlivePolicy: new HybridKeepAlivePolicy({ fallbackKeepAliveMs: config.keepAlive }) }
+      : {}),
   });
   const resolver = new VersionResolver(store);
   const recorder = new InvocationRecorder(store, logger);
@@ -66,18 +78,34 @@ export async function startServer(
   });
   // The async queue is node-local SQLite (its own file, full durability) until cluster mode brings NATS.
   const queue = openSqliteQueue({ file: path.join(config.dataDir, 'queue.db') });
-  const dispatcher = new AsyncDispatcher(queue, invoker, logger, {
+  const asyncInvocations = new AsyncInvocations(queue, resolver, () => dispatcher.notify());
+  const destinations = new AsyncDestinations({
+    enqueue: (input) => asyncInvocations.enqueue(input),
+    logger,
+  });
+  const dispatcher = new AsyncDispatcher(queue, invoker, resolver, destinations, logger, {
     concurrency: config.asyncConcurrency,
     leaseMs: config.asyncLease,
     idlePollMs: 200,
     backoff: { baseMs: config.asyncRetryBaseDelay, maxMs: 300_000 },
   });
-  const asyncInvocations = new AsyncInvocations(queue, resolver, () => dispatcher.notify());
   dispatcher.start();
+  // Cron slots go through the same durable queue as every async invocation.
+  const cronScheduler = new CronScheduler({
+    triggers: store,
+    enqueue: (input) => asyncInvocations.enqueue(input),
+    logger,
+  });
+  const provisioner = new Provisioner(store, scheduler, (version) => invoker.specOf(version), logger);
+  await provisioner.loadAll();
   const functions = new FunctionService(store, {
+    validate: (name, functionConfig) => provisioner.validate(name, functionConfig),
     onChanged: (name) => {
       resolver.invalidate(name);
       scheduler.evictIdle(name);
+      provisioner.refresh(name);
+      // A deleted function's triggers are gone from the store; stop their timers here too.
+      cronScheduler.functionChanged(name);
     },
   });
   const lambdaApi = new LambdaApi({
@@ -92,7 +120,14 @@ export async function startServer(
     enqueueEvent: (input) => asyncInvocations.enqueue(input),
     describeRuntime: runtimeDescriber(config),
   });
+  const triggers = new TriggerService({
+    store,
+    scheduler: cronScheduler,
+    checkTarget: (name, qualifier) => resolver.resolve(name, qualifier),
+  });
+  await cronScheduler.start();
   const app = buildApp({
+    triggers,
     lambdaApi,
     store,
     functions,
@@ -111,6 +146,8 @@ export async function startServer(
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      // First, so no slot is enqueued into a queue that is closing.
+      await cronScheduler.stop();
       invoker.stopAccepting();
       // Keep-alive connections that finish their last request while we close would otherwise hold the
       // server open until their idle timeout: close them as they become idle.
@@ -157,6 +194,7 @@ async function startProcessTier(
       logLimitBytes: config.logLimitPerInvocation,
       extractZip,
       nodeRuntimes: config.nodeRuntimes,
+      poolSize: config.processPoolSize,
     });
   } catch (error) {
     const unavailable = error instanceof Error ? error.message : String(error);

@@ -114,6 +114,35 @@ describe('async invocations (Prefer: respond-async)', () => {
     await expect.poll(() => runsOf(name), { timeout: 5_000 }).toBe(3);
   });
 
+  it("lets async work use at most half of a function's concurrency, leaving the rest to sync callers", async () => {
+    const name = uniqueName('async-flood');
+    await deploySource(
+      server.client,
+      name,
+      `export default async (event) => { await new Promise((r) => setTimeout(r, 150)); return { n: event.n }; };`,
+      { concurrency: 4 },
+    );
+    const ids: string[] = [];
+    for (let n = 0; n < 24; n++) {
+      ids.push(((await (await invokeAsync(name, { n })).json()) as { invocationId: string }).invocationId);
+    }
+    let maxBusy = 0;
+    for (let i = 0; i < 30; i++) {
+      maxBusy = Math.max(
+        maxBusy,
+        server.scheduler.list(name).filter((instance) => instance.state === 'busy').length,
+      );
+      await sleep(20);
+    }
+    expect(maxBusy).toBe(2);
+    // A sync caller gets an instance while the flood is still queued.
+    const sync = await server.client.invoke(name, '{"n":-1}');
+    expect(sync.status).toBe(200);
+    const pending = await Promise.all(ids.map(async (id) => (await statusOf(id)).status));
+    expect(pending.some((status) => status !== 'succeeded')).toBe(true);
+    for (const id of ids) await settled(id);
+  });
+
   it('renews the lease of a run longer than the lease, so it is delivered once', async () => {
     const name = uniqueName('async-slow');
     await deploySource(

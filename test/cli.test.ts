@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -92,7 +92,7 @@ describe('the strato CLI against a real server', () => {
     expect((await strato('versions', name)).stdout).toMatch(/VERSION/);
     const invocations = JSON.parse((await strato('invocations', name, '--json')).stdout) as unknown[];
     expect(invocations).toHaveLength(2);
-    expect((await strato('ps', name)).stdout).toMatch(/idle/);
+    expect((await strato('ps', name)).stdout).toMatch(/idle .* 64 MB/);
     expect((await strato('list')).stdout).toContain(name);
 
     await strato('deploy', 'examples/hello.ts', '--name', name);
@@ -109,6 +109,38 @@ describe('the strato CLI against a real server', () => {
     await expect(strato('get', uniqueName('nope'))).rejects.toMatchObject({
       stderr: expect.stringContaining('FUNCTION_NOT_FOUND'),
     });
+  });
+
+  it('works the dead-letter queue: ls, show, redrive, purge', async () => {
+    const name = uniqueName('cli-dlq');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'strato-cli-fn-'));
+    try {
+      const file = path.join(dir, 'failing.ts');
+      writeFileSync(file, `export default async () => { throw new Error('cli dlq'); };`);
+      await strato('deploy', file, '--name', name, '--async-retries', '0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const queued = await fetch(`${url}/v1/functions/${name}/invoke`, {
+      method: 'POST',
+      headers: { prefer: 'respond-async' },
+      body: '{}',
+    });
+    const { invocationId } = (await queued.json()) as { invocationId: string };
+    await expect
+      .poll(async () => (await strato('dlq', 'ls', name)).stdout, { timeout: 15_000 })
+      .toContain(invocationId);
+    expect((await strato('dlq', 'ls', name)).stdout).toMatch(/Error: cli dlq/);
+    expect(JSON.parse((await strato('dlq', 'show', name, invocationId)).stdout)).toMatchObject({
+      id: invocationId,
+      status: 'dead',
+    });
+    expect((await strato('dlq', 'redrive', name, '--id', invocationId)).stdout).toBe('redriven: 1\n');
+    await expect
+      .poll(async () => (await strato('dlq', 'ls', name, '--json')).stdout, { timeout: 15_000 })
+      .toContain(invocationId);
+    expect((await strato('dlq', 'purge', name)).stdout).toBe('purged: 1\n');
+    expect((await strato('dlq', 'ls', name)).stdout).toBe('(none)\n');
   });
 
   it('stops gracefully on SIGTERM', async () => {

@@ -314,8 +314,10 @@ exit 1
     expect(performance.now() - started).toBeLessThan(3_000);
     expect(await pending).toMatchObject({ outcome: 'crashed', error: { type: 'SandboxCrashed' } });
     expect(sandbox.instanceCount).toBe(0);
+    // Only this instance's cgroup: other servers on the host (other test files' included) keep pooled
+    // sandboxes, each with a cgroup of its own.
     const leftovers = await readdir('/sys/fs/cgroup/memory/strato').catch(() => []);
-    expect(leftovers.filter((name) => name.startsWith('strato-'))).toEqual([]);
+    expect(leftovers).not.toContain(`strato-${instance.id}`);
   });
 
   it('measures the cold start of the bash runtime', async () => {

@@ -74,6 +74,24 @@ describe('SQLite queue file', () => {
     }
   });
 
+  it('commits enqueues still waiting for their group commit when closed', async () => {
+    const file = join(dir, 'queue.db');
+    const queue = openSqliteQueue({ file });
+    const pending = [queue.enqueue(message), queue.enqueue(message, { idempotencyKey: 'once' })];
+    pending.push(queue.enqueue(message, { idempotencyKey: 'once' }));
+    await queue.close();
+    const [plain, keyed, again] = await Promise.all(pending);
+    expect(again).toEqual({ id: keyed?.id, duplicate: true });
+    const reopened = openSqliteQueue({ file });
+    try {
+      expect((await reopened.get(plain?.id ?? ''))?.status).toBe('queued');
+      expect((await reopened.get(keyed?.id ?? ''))?.status).toBe('queued');
+      expect((await reopened.depth('pruned')).ready).toBe(2);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('refuses calls after close with QUEUE_UNAVAILABLE', async () => {
     const queue = openSqliteQueue({ file: join(dir, 'queue.db') });
     await queue.close();

@@ -9,6 +9,7 @@ import type {
   Store,
   VersionRecord,
 } from '../src/core/index.js';
+import type { CreateTriggerInput } from '../src/core/trigger.js';
 
 /** A name no other test (or parallel run) uses. */
 function uniqueName(label: string): string {
@@ -609,6 +610,92 @@ export function runStoreContract(
         expect(await store.listAliases(fn)).toEqual([]);
         await store.createAlias({ ...input, functionName: fn });
         expect((await store.getAlias(fn, 'live'))?.functionVersion).toBe(1);
+      });
+    });
+
+    describe('triggers', () => {
+      function triggerInput(functionName: string, overrides: Partial<CreateTriggerInput> = {}) {
+        return {
+          id: `trg_${randomUUID().replaceAll('-', '')}`,
+          type: 'cron',
+          functionName,
+          qualifier: null,
+          schedule: '*/5 * * * *',
+          timezone: 'Europe/Berlin',
+          payloadJson: '{"greeting":"héllo ✓"}',
+          missed: 'catch-up-once',
+          enabled: true,
+          createdAt: new Date(BASE_TS).toISOString(),
+          ...overrides,
+        } satisfies CreateTriggerInput;
+      }
+
+      it('creates, reads and lists triggers with every field recorded', async () => {
+        const fn = uniqueName('trigger-create');
+        await publish(fn);
+        const first = await store.createTrigger(triggerInput(fn));
+        expect(first).toStrictEqual({ ...triggerInput(fn, { id: first.id }), lastFiredSlot: null });
+        expect(await store.getTrigger(first.id)).toStrictEqual(first);
+        const second = await store.createTrigger(
+          triggerInput(fn, {
+            qualifier: 'live',
+            schedule: '* * * * * *',
+            timezone: 'UTC',
+            payloadJson: '[]',
+            missed: 'skip',
+            enabled: false,
+            createdAt: new Date(BASE_TS + 1).toISOString(),
+          }),
+        );
+        expect(await store.getTrigger(second.id)).toStrictEqual(second);
+        expect(await store.listTriggers({ functionName: fn })).toStrictEqual([first, second]);
+        const all = await store.listTriggers({});
+        expect(all).toEqual(expect.arrayContaining([first, second]));
+        expect(await store.getTrigger('trg_missing')).toBeUndefined();
+        expect(await store.listTriggers({ functionName: uniqueName('none') })).toEqual([]);
+      });
+
+      it('refuses a trigger of a missing function, creating nothing', async () => {
+        const ghost = uniqueName('trigger-ghost');
+        await expect(store.createTrigger(triggerInput(ghost))).rejects.toMatchObject({
+          code: 'FUNCTION_NOT_FOUND',
+        });
+        expect(await store.listTriggers({ functionName: ghost })).toEqual([]);
+      });
+
+      it('moves lastFiredSlot forward only, also under concurrent writers', async () => {
+        const fn = uniqueName('trigger-fired');
+        await publish(fn);
+        const { id } = await store.createTrigger(triggerInput(fn));
+        expect(await store.recordTriggerFired(id, '2024-01-01T00:05:00.000Z')).toBe(true);
+        expect(await store.recordTriggerFired(id, '2024-01-01T00:05:00.000Z')).toBe(false);
+        expect(await store.recordTriggerFired(id, '2024-01-01T00:00:00.000Z')).toBe(false);
+        expect((await store.getTrigger(id))?.lastFiredSlot).toBe('2024-01-01T00:05:00.000Z');
+        const slots = [20, 10, 35, 15, 30, 25].map((m) => `2024-01-01T00:${m}:00.000Z`);
+        await Promise.all(slots.map((slot) => store.recordTriggerFired(id, slot)));
+        expect((await store.getTrigger(id))?.lastFiredSlot).toBe('2024-01-01T00:35:00.000Z');
+        expect(await store.recordTriggerFired('trg_missing', '2024-01-01T00:05:00.000Z')).toBe(false);
+      });
+
+      it('deletes one trigger, and all of them with their function', async () => {
+        const fn = uniqueName('trigger-doomed');
+        const other = uniqueName('trigger-kept');
+        await publish(fn);
+        await publish(other);
+        const a = await store.createTrigger(triggerInput(fn));
+        const b = await store.createTrigger(triggerInput(fn));
+        const kept = await store.createTrigger(triggerInput(other));
+        expect(await store.deleteTrigger(a.id)).toBe(true);
+        expect(await store.deleteTrigger(a.id)).toBe(false);
+        expect(await store.getTrigger(a.id)).toBeUndefined();
+
+        expect(await store.deleteFunction(fn)).toBe(true);
+        expect(await store.getTrigger(b.id)).toBeUndefined();
+        expect(await store.listTriggers({ functionName: fn })).toEqual([]);
+        expect(await store.getTrigger(kept.id)).toStrictEqual(kept);
+        // A re-created function starts without the old triggers.
+        await publish(fn, { mode: 'create' });
+        expect(await store.listTriggers({ functionName: fn })).toEqual([]);
       });
     });
 

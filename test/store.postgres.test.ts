@@ -73,6 +73,7 @@ describe('Postgres store', () => {
         'kysely_migration',
         'kysely_migration_lock',
         'logs',
+        'triggers',
         'versions',
       ]);
     } finally {

@@ -11,6 +11,10 @@ interface DeployOptions {
   env: string[];
   concurrency?: string;
   description?: string;
+  asyncRetries?: string;
+  maxEventAge?: string;
+  onSuccess?: string;
+  onFailure?: string;
   url?: string;
   json?: boolean;
 }
@@ -32,6 +36,16 @@ export function registerDeployCommand(program: Command): void {
     )
     .option('--concurrency <n>', 'maximum concurrent instances (default 10)')
     .option('--description <text>', 'what this version is')
+    .option('--async-retries <n>', 'retries of a failed async invocation (default 2)')
+    .option('--max-event-age <duration>', 'async events older than this are dead-lettered (default 6h)')
+    .option(
+      '--on-success <destination>',
+      'function or http(s) URL for records of successful async invocations',
+    )
+    .option(
+      '--on-failure <destination>',
+      'function or http(s) URL for records of dead-lettered async invocations',
+    )
     .option('--url <url>', 'Strato server (STRATO_URL)')
     .option('--json', 'print JSON')
     .action(async (target: string, options: DeployOptions) => {
@@ -49,6 +63,10 @@ export function registerDeployCommand(program: Command): void {
           ...(options.env.length === 0 ? {} : { env: parseEnv(options.env) }),
           ...(options.concurrency === undefined ? {} : { concurrency: Number(options.concurrency) }),
           ...(options.description === undefined ? {} : { description: options.description }),
+          ...(options.asyncRetries === undefined ? {} : { asyncRetries: Number(options.asyncRetries) }),
+          ...(options.maxEventAge === undefined ? {} : { maxEventAge: options.maxEventAge }),
+          ...(options.onSuccess === undefined ? {} : { onSuccess: options.onSuccess }),
+          ...(options.onFailure === undefined ? {} : { onFailure: options.onFailure }),
         });
         if (options.json) return printJson(response);
         const { version } = response;

@@ -1,16 +1,6 @@
 import type { Command } from 'commander';
-import { StratoClient } from '../client/strato-client.js';
-import { resolveServerUrl } from '../config/cli-config.js';
+import { clientFor, withCommon, type CommonOptions } from './common-options.js';
 import { fail, printJson, printTable } from './output.js';
-
-interface CommonOptions {
-  url?: string;
-  json?: boolean;
-}
-
-const withCommon = (command: Command) =>
-  command.option('--url <url>', 'Strato server (STRATO_URL)').option('--json', 'print JSON');
-const clientFor = (options: CommonOptions) => new StratoClient(resolveServerUrl(options.url));
 
 /** invoke, list, get, delete, versions, invocations, logs, ps. */
 export function registerFunctionCommands(program: Command): void {
@@ -167,8 +157,10 @@ export function registerFunctionCommands(program: Command): void {
             ...i,
             age: `${Math.round((now - i.createdAt) / 1000)}s`,
             idle: `${Math.round((now - i.lastUsedAt) / 1000)}s`,
+            memory: `${i.memoryMb} MB`,
+            provisioned: i.provisioned ? 'yes' : '',
           })),
-          ['id', 'version', 'tier', 'state', 'age', 'idle', 'invocations'],
+          ['id', 'version', 'tier', 'state', 'age', 'idle', 'invocations', 'memory', 'provisioned'],
         );
       } catch (error) {
         fail(error);

@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { registerDeployCommand } from './commands-deploy.js';
+import { registerDlqCommands } from './commands-dlq.js';
 import { registerFunctionCommands } from './commands-functions.js';
 import { registerServerCommand } from './commands-server.js';
+import { registerTriggerCommands } from './commands-triggers.js';
 
 const program = new Command();
 program
@@ -13,4 +15,6 @@ program
 registerServerCommand(program);
 registerDeployCommand(program);
 registerFunctionCommands(program);
+registerDlqCommands(program);
+registerTriggerCommands(program);
 await program.parseAsync(process.argv);

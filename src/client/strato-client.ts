@@ -1,5 +1,6 @@
 import type { AliasRecord, FunctionRecord, VersionRecord } from '../core/function.js';
 import type { InvocationRecord, LogLine } from '../core/invocation.js';
+import type { MissedSlotPolicy, TriggerView } from '../core/trigger.js';
 import type { QueuedInvocation } from '../core/invocation-queue.js';
 import { StratoError, type StratoErrorBody } from '../core/strato-error.js';
 
@@ -10,7 +11,18 @@ export interface DeployRequest {
   timeout?: string | number;
   env?: Record<string, string>;
   concurrency?: number;
+  /** Same as `concurrency`. */
+  maxConcurrency?: number;
+  reservedConcurrency?: number | null;
+  minInstances?: number;
+  /** Invocations per second as a token bucket; null removes the limit. */
+  rateLimit?: { rate: number; burst?: number; initialBurst?: number } | null;
   description?: string;
+  /** Async delivery: retries after a failed attempt, maximum event age, destinations (null clears one). */
+  asyncRetries?: number;
+  maxEventAge?: string | number;
+  onSuccess?: string | null;
+  onFailure?: string | null;
 }
 
 export interface FunctionResponse {
@@ -28,6 +40,27 @@ export interface CreateAliasRequest {
 
 /** Absent fields keep their value; `additionalVersionWeights: {}` removes the split. */
 export type UpdateAliasRequest = Partial<Omit<CreateAliasRequest, 'name'>>;
+
+export interface CreateCronTriggerRequest {
+  /** Cron expression: 5 fields, or 6 with seconds first (`* * * * * *`). */
+  schedule: string;
+  /** IANA time zone. @default 'UTC' */
+  timezone?: string;
+  /** The event's `detail`. @default {} */
+  payload?: unknown;
+  /** Version number or alias. @default '$LATEST' */
+  qualifier?: string;
+  /** @default 'catch-up-once' */
+  missed?: MissedSlotPolicy;
+  /** @default true */
+  enabled?: boolean;
+}
+
+export interface TriggerResponse {
+  trigger: TriggerView;
+  /** The next few slots (ISO times). */
+  nextFireTimes: string[];
+}
 
 export interface InvokeResponse {
   status: number;
@@ -48,6 +81,10 @@ export interface InstanceInfoView {
   createdAt: number;
   lastUsedAt: number;
   invocations: number;
+  /** The instance's memory limit. */
+  memoryMb: number;
+  /** Kept warm by `minInstances`. */
+  provisioned: boolean;
 }
 
 /** Typed client of the control-plane and invoke API; what the CLI, the console and tests use. */
@@ -108,6 +145,25 @@ export class StratoClient {
 
   async deleteAlias(name: string, alias: string): Promise<void> {
     await this.json('DELETE', aliasPath(name, alias));
+  }
+
+  createCronTrigger(name: string, request: CreateCronTriggerRequest): Promise<TriggerResponse> {
+    return this.json('POST', `/v1/functions/${encodeURIComponent(name)}/triggers`, {
+      type: 'cron',
+      ...request,
+    });
+  }
+
+  listTriggers(name: string): Promise<{ triggers: TriggerView[] }> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/triggers`);
+  }
+
+  getTrigger(id: string): Promise<TriggerResponse> {
+    return this.json('GET', `/v1/triggers/${encodeURIComponent(id)}`);
+  }
+
+  async deleteTrigger(id: string): Promise<void> {
+    await this.json('DELETE', `/v1/triggers/${encodeURIComponent(id)}`);
   }
 
   listInvocations(
@@ -186,6 +242,31 @@ export class StratoClient {
       throw new StratoError('INVOCATION_NOT_FOUND', `'${id}' is a synchronous invocation, not an async one`);
     }
     return reply.async;
+  }
+
+  /** A function's dead-lettered async invocations, oldest first. */
+  listDeadLetters(
+    name: string,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<{ invocations: QueuedInvocation[]; next: string | null }> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/dlq${query(options)}`);
+  }
+
+  getDeadLetter(name: string, id: string): Promise<{ invocation: QueuedInvocation }> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/dlq/${encodeURIComponent(id)}`);
+  }
+
+  /** Back into the queue: one dead-lettered invocation (`id`), or all of the function's. */
+  redriveDeadLetters(name: string, id?: string): Promise<{ redriven: number }> {
+    return this.json(
+      'POST',
+      `/v1/functions/${encodeURIComponent(name)}/dlq/redrive`,
+      id === undefined ? {} : { id },
+    );
+  }
+
+  purgeDeadLetters(name: string): Promise<{ purged: number }> {
+    return this.json('DELETE', `/v1/functions/${encodeURIComponent(name)}/dlq`);
   }
 
   private async json<T>(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ALIAS_NAME_PATTERN, FUNCTION_NAME_PATTERN } from '../core/function.js';
+import { ALIAS_NAME_PATTERN, FUNCTION_NAME_PATTERN, type RateLimitPolicy } from '../core/function.js';
 import { durationMs } from './duration.js';
 import { nodeHandlerSchema } from './lambda-handler.js';
 import { isNodeRuntime, NODE_RUNTIMES } from './node-runtimes.js';
@@ -25,6 +25,38 @@ const envSchema = z
     },
   );
 
+/** Where an async invocation's record goes: another function, or an http(s) URL that receives it as JSON. */
+const destinationSchema = z
+  .string()
+  .refine((value) => FUNCTION_NAME_PATTERN.test(value) || isHttpUrl(value), {
+    message: 'a destination is a function name or an http(s) URL',
+  });
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A rate limit in the user's terms: `rate` per second sustained, `burst` at once (the bucket's size,
+ * default `ceil(rate)`: one second's worth), `initialBurst` extra once. Parsed into core's policy.
+ */
+const rateLimitSchema = z
+  .strictObject({
+    rate: z.number().positive().max(1_000_000),
+    burst: z.number().int().min(1).max(1_000_000).optional(),
+    initialBurst: z.number().int().min(0).max(1_000_000).default(0),
+  })
+  .transform(({ rate, burst, initialBurst }): RateLimitPolicy => ({
+    ratePerSecond: rate,
+    burst: burst ?? Math.ceil(rate),
+    initialBurst,
+  }));
+
 /** The settings of a function that a deploy or a config update may set. */
 export const functionSettingsSchema = z.strictObject({
   memoryMb: z.number().int().min(8).max(4096).optional(),
@@ -33,8 +65,28 @@ export const functionSettingsSchema = z.strictObject({
     .refine((ms) => ms >= 1 && ms <= 900_000, { message: 'timeout must be between 1 ms and 15 min' })
     .optional(),
   env: envSchema.optional(),
-  concurrency: z.number().int().min(1).max(1000).optional(),
+  concurrency: z.number().int().min(1).max(10_000).optional(),
+  /** The same as `concurrency` (the name the scheduler docs use); give one of the two. */
+  maxConcurrency: z.number().int().min(1).max(10_000).optional(),
+  /** Executions reserved for this function out of the node's total, and its cap; null or 0 removes it. */
+  reservedConcurrency: z.number().int().min(0).max(100_000).nullable().optional(),
+  /** Instances of the latest version kept warm (provisioned concurrency); 0 stops. */
+  minInstances: z.number().int().min(0).max(10_000).optional(),
   description: z.string().max(256).optional(),
+  /** Async invocations: retries after a failed attempt (Lambda: 0-2; Strato allows up to 10). */
+  asyncRetries: z.number().int().min(0).max(10).optional(),
+  /** Async invocations older than this are dead-lettered unrun (1 s to 6 h; Lambda's minimum is 60 s). */
+  maxEventAge: durationMs
+    .refine((ms) => ms >= 1000 && ms <= 6 * 60 * 60 * 1000, {
+      message: 'maxEventAge must be between 1 s and 6 h',
+    })
+    .optional(),
+  /** Destination of successful async invocations' records (a function name or an http(s) URL); null clears. */
+  onSuccess: destinationSchema.nullable().optional(),
+  /** Destination of dead-lettered async invocations' records; null clears. */
+  onFailure: destinationSchema.nullable().optional(),
+  /** Invocations per second, as a token bucket (`{ rate, burst?, initialBurst? }`); null removes the limit. */
+  rateLimit: rateLimitSchema.nullable().optional(),
 });
 
 /** `PUT /v1/functions/:name` and `POST /v1/functions`: code plus settings. */

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { StratoError } from '../core/strato-error.js';
@@ -25,6 +26,18 @@ export const serverConfigSchema = z.strictObject({
   keepAlive: durationMs.default(600_000),
   /** Isolate host processes (each runs many isolates). */
   isolateHosts: z.coerce.number().int().min(1).max(64).default(2),
+  /**
+   * Isolates kept ready per memory size in each isolate host, with the guest runtime already evaluated
+   * (stem cells); a cold start takes one. 0 creates every isolate on demand.
+   */
+  isolateStemCells: z.coerce.number().int().min(0).max(64).default(2),
+  /**
+   * Reuse V8 code cache data (produced by Strato, per host) when compiling the guest runtime and bundles.
+   * false compiles every script from source (for measurements).
+   */
+  isolateCodeCache: z
+    .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
+    .default(true),
   /** Largest request body accepted by invoke and HTTP triggers. */
   maxPayload: byteSize.default(6 * 1024 * 1024),
   /** Largest deploy body (bundle + source map). */
@@ -41,12 +54,30 @@ export const serverConfigSchema = z.strictObject({
   asyncRetryBaseDelay: durationMs.default(1_000),
   /** Lease on a running async invocation, renewed while it runs; a crashed node's work reappears after it. */
   asyncLease: durationMs.default(30_000),
+  /**
+   * `fixed`: idle instances live `keepAlive` after their last call. `hybrid`: the ATC'20 histogram policy
+   * learns each function's idle times, unloads instances it expects to idle long and pre-warms one shortly
+   * before the next expected call (`keepAlive` is its fallback). See docs/keepalive.md.
+   */
+  keepAlivePolicy: z.enum(['fixed', 'hybrid']).default('fixed'),
+  /** Concurrent executions on this node over all functions; reserved concurrency comes out of it. */
+  totalConcurrency: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /**
+   * Memory for function instances: a busy instance counts its memory limit, an idle isolate ~2 MB.
+   * @default three quarters of the machine's memory
+   */
+  instanceMemory: byteSize.default(Math.floor(os.totalmem() * 0.75)),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * Node binary per Lambda Node.js runtime (`{"nodejs22.x": "/opt/node22/bin/node"}`); a runtime not named
    * here runs on the Node Strato itself runs on. Each source (file, env, flags) overrides per runtime.
    */
   nodeRuntimes: nodeRuntimesSchema.default({}),
+  /**
+   * Process-tier sandboxes kept confined ahead of need, per pool (one for `provided.*` runtimes, one per Node
+   * binary with Node already started); each cold start takes one. 0 starts every instance from scratch.
+   */
+  processPoolSize: z.coerce.number().int().min(0).max(32).default(2),
   /**
    * Access key pairs the Lambda API (`/2015-03-31/...`, AWS Signature V4) accepts. Empty: the Lambda API
    * answers every request with 403 (it is never open). Until namespaced keys exist, one pair usually comes
@@ -65,6 +96,9 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_DATA_DIR: 'dataDir',
   STRATO_KEEP_ALIVE: 'keepAlive',
   STRATO_ISOLATE_HOSTS: 'isolateHosts',
+  STRATO_ISOLATE_STEM_CELLS: 'isolateStemCells',
+  STRATO_ISOLATE_CODE_CACHE: 'isolateCodeCache',
+  STRATO_PROCESS_POOL_SIZE: 'processPoolSize',
   STRATO_LOG_LEVEL: 'logLevel',
 };
 

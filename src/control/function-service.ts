@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
+  DEFAULT_ASYNC_POLICY,
   DEFAULT_FUNCTION_CONFIG,
+  type AsyncPolicy,
   type AliasRecord,
   type FunctionConfig,
   type FunctionRecord,
@@ -23,6 +25,8 @@ export interface FunctionView {
 export interface FunctionServiceHooks {
   /** Called after anything about a function changed, so caches and idle instances can go. */
   onChanged(functionName: string): void;
+  /** Refuses a config the node cannot honour (a reservation beyond its capacity) before it is published. */
+  validate?(functionName: string, config: FunctionConfig): void;
 }
 
 /**
@@ -57,6 +61,7 @@ export class FunctionService {
       ...(body.runtime === undefined ? {} : { runtime: body.runtime }),
       ...(body.handler === undefined ? {} : { handler: body.handler }),
     };
+    this.hooks.validate?.(name, config);
     const { fn, version, created } = await this.store.publishVersion({
       functionName: name,
       codeSha256,
@@ -89,15 +94,17 @@ export class FunctionService {
     const merged = mergeSettings(latest.config, settings);
     const runtime = runtimeChange.runtime ?? merged.runtime;
     const handler = runtimeChange.handler ?? merged.handler;
+    const config: FunctionConfig = {
+      ...merged,
+      ...(runtime === undefined ? {} : { runtime }),
+      ...(handler === undefined ? {} : { handler }),
+    };
+    this.hooks.validate?.(name, config);
     const { fn, version } = await this.store.publishVersion({
       functionName: name,
       codeSha256: latest.codeSha256,
       sourceMapSha256: latest.sourceMapSha256,
-      config: {
-        ...merged,
-        ...(runtime === undefined ? {} : { runtime }),
-        ...(handler === undefined ? {} : { handler }),
-      },
+      config,
       description: settings.description ?? latest.description,
       mode: 'update',
     });
@@ -187,13 +194,52 @@ export class FunctionService {
 }
 
 function mergeSettings(base: FunctionConfig, settings: FunctionSettings): FunctionConfig {
+  const asyncPolicy = mergeAsyncPolicy(base.async, settings);
+  // Absent keeps the limit, null removes it, a value replaces it whole (its defaults are the schema's).
+  const rateLimit = settings.rateLimit === undefined ? base.rateLimit : (settings.rateLimit ?? undefined);
   return {
     memoryMb: settings.memoryMb ?? base.memoryMb,
     timeoutMs: settings.timeout ?? base.timeoutMs,
     env: settings.env ?? base.env,
-    concurrency: settings.concurrency ?? base.concurrency,
+    concurrency: settings.maxConcurrency ?? settings.concurrency ?? base.concurrency,
     ...(base.runtime === undefined ? {} : { runtime: base.runtime }),
     ...(base.handler === undefined ? {} : { handler: base.handler }),
+    ...(asyncPolicy === undefined ? {} : { async: asyncPolicy }),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
+    ...optionalCount('reservedConcurrency', settings.reservedConcurrency, base.reservedConcurrency),
+    ...optionalCount('minInstances', settings.minInstances, base.minInstances),
+  };
+}
+
+/** A count setting that absent keeps, and 0 or null removes. */
+function optionalCount<K extends string>(
+  key: K,
+  given: number | null | undefined,
+  base: number | undefined,
+): Partial<Record<K, number>> {
+  const value = given === undefined ? base : (given ?? 0);
+  return value === undefined || value === 0 ? {} : ({ [key]: value } as Record<K, number>);
+}
+
+/** The async policy after a change: absent settings keep their value, a null destination removes it. */
+function mergeAsyncPolicy(
+  base: AsyncPolicy | undefined,
+  settings: FunctionSettings,
+): AsyncPolicy | undefined {
+  const touched =
+    settings.asyncRetries !== undefined ||
+    settings.maxEventAge !== undefined ||
+    settings.onSuccess !== undefined ||
+    settings.onFailure !== undefined;
+  if (!touched) return base;
+  const current = base ?? DEFAULT_ASYNC_POLICY;
+  const onSuccess = settings.onSuccess === undefined ? current.onSuccess : (settings.onSuccess ?? undefined);
+  const onFailure = settings.onFailure === undefined ? current.onFailure : (settings.onFailure ?? undefined);
+  return {
+    retries: settings.asyncRetries ?? current.retries,
+    maxEventAgeMs: settings.maxEventAge ?? current.maxEventAgeMs,
+    ...(onSuccess === undefined ? {} : { onSuccess }),
+    ...(onFailure === undefined ? {} : { onFailure }),
   };
 }
 

@@ -17,6 +17,7 @@ export const errorCodes = {
   VERSION_NOT_FOUND: { status: 404, fault: 'user' },
   INVOCATION_NOT_FOUND: { status: 404, fault: 'user' },
   ALIAS_NOT_FOUND: { status: 404, fault: 'user' },
+  TRIGGER_NOT_FOUND: { status: 404, fault: 'user' },
   ROUTE_NOT_FOUND: { status: 404, fault: 'user' },
   METHOD_NOT_ALLOWED: { status: 405, fault: 'user' },
   /** A queue consumer's lease token is not the message's current lease (it expired or was taken over). */
@@ -28,6 +29,8 @@ export const errorCodes = {
   ZIP_TOO_LARGE: { status: 413, fault: 'user' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, fault: 'user' },
   TOO_MANY_REQUESTS: { status: 429, fault: 'user' },
+  /** A function's (or a caller's) rate limit is exhausted; `details.retryAfterSeconds` says when to retry. */
+  RATE_LIMITED: { status: 429, fault: 'user' },
   /** The function threw (or its module failed to load). Rendered with the function's own error. */
   FUNCTION_ERROR: { status: 500, fault: 'function' },
   INTERNAL: { status: 500, fault: 'platform' },

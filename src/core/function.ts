@@ -18,7 +18,42 @@ export interface FunctionConfig {
   runtime?: string;
   /** Lambda's `Handler` setting, handed to the runtime as `_HANDLER`. */
   handler?: string;
+  /** How async invocations of this version are delivered; absent: Lambda's defaults. */
+  async?: AsyncPolicy;
+  /** Invocations per second the function accepts (a token bucket); absent: no rate limit. */
+  rateLimit?: RateLimitPolicy;
+  /**
+   * Executions guaranteed to this function out of the node's total concurrency, and its cap (Lambda's
+   * reserved concurrency). Absent: it shares the unreserved pool.
+   */
+  reservedConcurrency?: number;
+  /** Instances of the latest version kept warm at all times (provisioned concurrency). */
+  minInstances?: number;
 }
+
+/** A function's invocation rate limit, as a token bucket (src/ratelimit) enforces it. */
+export interface RateLimitPolicy {
+  /** Sustained invocations per second (> 0). */
+  ratePerSecond: number;
+  /** The bucket's size: invocations accepted at once after a quiet period (>= 1). */
+  burst: number;
+  /** One-time extra invocations on top of `burst` when the bucket is new; never refilled. */
+  initialBurst: number;
+}
+
+/** Per-function delivery of async invocations (Lambda's "asynchronous invocation" settings). */
+export interface AsyncPolicy {
+  /** Retries after a failed attempt (0-10); Lambda's default is 2. */
+  retries: number;
+  /** Past this age an event is dead-lettered instead of run; Lambda's default is 6 h. */
+  maxEventAgeMs: number;
+  /** Gets the invocation record after a success: a function name or an http(s) URL. */
+  onSuccess?: string;
+  /** Gets the invocation record once it is dead-lettered. */
+  onFailure?: string;
+}
+
+export const DEFAULT_ASYNC_POLICY: AsyncPolicy = { retries: 2, maxEventAgeMs: 6 * 60 * 60 * 1000 };
 
 export const DEFAULT_FUNCTION_CONFIG: FunctionConfig = {
   memoryMb: 128,

@@ -1,5 +1,6 @@
 import type { AliasRecord, FunctionConfig, FunctionRecord, VersionRecord } from './function.js';
 import type { InvocationRecord, LogLine } from './invocation.js';
+import type { CreateTriggerInput, TriggerRecord } from './trigger.js';
 
 export interface PublishVersionInput {
   functionName: string;
@@ -79,8 +80,8 @@ export interface Store {
   getFunction(name: string): Promise<FunctionRecord | undefined>;
   listFunctions(options: { limit: number; cursor?: string | undefined }): Promise<Page<FunctionRecord>>;
   /**
-   * Deletes the function, its versions, aliases, invocation records and logs. Returns false if it did
-   * not exist.
+   * Deletes the function, its versions, aliases, triggers, invocation records and logs. Returns false if
+   * it did not exist.
    */
   deleteFunction(name: string): Promise<boolean>;
   getVersion(functionName: string, version: number): Promise<VersionRecord | undefined>;
@@ -118,4 +119,17 @@ export interface Store {
   listInvocations(query: InvocationQuery): Promise<Page<InvocationRecord>>;
   /** Oldest first within the query's window; the newest `limit` lines when more match. */
   listLogs(query: LogQuery): Promise<LogLine[]>;
+
+  /** Creates a trigger of an existing function (FUNCTION_NOT_FOUND); `id` must be new. */
+  createTrigger(input: CreateTriggerInput): Promise<TriggerRecord>;
+  getTrigger(id: string): Promise<TriggerRecord | undefined>;
+  /** One function's triggers, or every trigger when no function is given; oldest first. */
+  listTriggers(filter: { functionName?: string | undefined }): Promise<TriggerRecord[]>;
+  /** Returns false if the trigger did not exist. Triggers also go with their function. */
+  deleteTrigger(id: string): Promise<boolean>;
+  /**
+   * Moves `lastFiredSlot` forward to `slot` (ISO time), never back, so nodes racing on one slot agree.
+   * Returns false if the trigger is gone or already at or past `slot`.
+   */
+  recordTriggerFired(id: string, slot: string): Promise<boolean>;
 }

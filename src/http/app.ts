@@ -13,8 +13,11 @@ import type { Invoker } from '../invoke/invoker.js';
 import type { Scheduler } from '../scheduler/instance-pool.js';
 import { sendError } from './errors.js';
 import { registerAliasRoutes } from './routes/alias-routes.js';
+import { registerDlqRoutes } from './routes/dlq-routes.js';
 import { registerFunctionRoutes } from './routes/functions-routes.js';
 import { registerRecordRoutes } from './routes/records-routes.js';
+import { registerTriggerRoutes } from './routes/trigger-routes.js';
+import type { TriggerService } from '../triggers/trigger-service.js';
 
 export interface HttpDependencies {
   store: Store;
@@ -27,6 +30,8 @@ export interface HttpDependencies {
   maxBundleBytes: number;
   /** The AWS Lambda REST API, served beside the native one. */
   lambdaApi: LambdaApi;
+  /** Cron triggers (src/triggers/). */
+  triggers: TriggerService;
 }
 
 /**
@@ -79,5 +84,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   registerFunctionRoutes(app, deps.functions, deps.scheduler);
   registerAliasRoutes(app, deps.functions);
   registerRecordRoutes(app, deps.store, deps.asyncInvocations);
+  registerTriggerRoutes(app, deps.triggers);
+  registerDlqRoutes(app, deps.asyncInvocations);
   return app;
 }

@@ -23,7 +23,7 @@ export interface ReplyParts {
 /** `{ "error": { code, message, requestId } }` with the code's status. */
 export function errorReply(error: StratoError, requestId: string): ReplyParts {
   const headers: Array<[string, string]> = [['content-type', 'application/json; charset=utf-8']];
-  if (error.code === 'TOO_MANY_REQUESTS') {
+  if (error.code === 'TOO_MANY_REQUESTS' || error.code === 'RATE_LIMITED') {
     const details = error.details as { retryAfterSeconds?: number } | undefined;
     headers.push(['retry-after', String(details?.retryAfterSeconds ?? 1)]);
   }

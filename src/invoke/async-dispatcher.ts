@@ -3,7 +3,10 @@ import type { InvocationQueue, LeasedInvocation, QueueErrorInfo } from '../core/
 import type { InvokeResult } from '../core/sandbox.js';
 import { isStratoError, StratoError } from '../core/strato-error.js';
 import type { ErrorCode } from '../core/error-codes.js';
+import type { AsyncDestinations } from './async-destinations.js';
+import { FunctionSlots } from './function-slots.js';
 import type { Invoker } from './invoker.js';
+import type { VersionResolver } from './version-resolver.js';
 import { retryDelayMs, type BackoffPolicy } from './retry-backoff.js';
 
 export interface AsyncDispatcherOptions {
@@ -22,6 +25,7 @@ export interface AsyncDispatcherOptions {
 /** Platform conditions: retried without spending the function's retry budget. */
 const PLATFORM_CODES = new Set<ErrorCode>([
   'TOO_MANY_REQUESTS',
+  'RATE_LIMITED',
   'SHUTTING_DOWN',
   'STORE_UNAVAILABLE',
   'QUEUE_UNAVAILABLE',
@@ -41,10 +45,13 @@ export class AsyncDispatcher {
   private wake: (() => void) | undefined;
   private readonly settled = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
+  private readonly functionSlots = new FunctionSlots();
 
   constructor(
     private readonly queue: InvocationQueue,
     private readonly invoker: Invoker,
+    private readonly resolver: VersionResolver,
+    private readonly destinations: AsyncDestinations,
     private readonly logger: Logger,
     private readonly options: AsyncDispatcherOptions,
   ) {}
@@ -111,10 +118,12 @@ export class AsyncDispatcher {
   private async dispatch(leased: LeasedInvocation): Promise<void> {
     const { message } = leased;
     if (Date.now() - message.enqueuedAt > message.maxEventAgeMs) {
-      await this.queue.deadLetter(leased.id, leased.leaseToken, {
+      const error = {
         code: 'EVENT_EXPIRED',
         message: `the event is older than its maximum age of ${message.maxEventAgeMs} ms`,
-      });
+      };
+      await this.destinations.deliver(leased, { condition: 'EventAgeExceeded', error });
+      await this.queue.deadLetter(leased.id, leased.leaseToken, error);
       return;
     }
     const renew = setInterval(() => {
@@ -125,28 +134,56 @@ export class AsyncDispatcher {
         );
     }, this.options.leaseMs / 3);
     let outcome: Settlement;
+    let releaseSlot: (() => void) | undefined;
     try {
+      releaseSlot = await this.functionSlots.acquire(
+        message.functionName,
+        await this.asyncLimit(message.functionName, message.qualifier),
+      );
       const invocation = await this.invoker.invoke({
         functionName: message.functionName,
         qualifier: message.qualifier,
         payload: { kind: 'event', eventJson: message.event },
         trigger: 'async',
       });
-      outcome = settlementOf(invocation.result);
+      const executedVersion =
+        message.qualifier === '$LATEST' ? '$LATEST' : String(invocation.version.version);
+      outcome = settlementOf(invocation.result, executedVersion);
     } catch (error) {
       outcome = settlementOfError(error);
     } finally {
+      releaseSlot?.();
       clearInterval(renew);
     }
     await this.settle(leased, outcome);
+  }
+
+  /**
+   * Async invocations of one function may use at most half of its concurrency on this node, so a flood of
+   * events cannot take every instance from its synchronous callers. (A function that is gone resolves to
+   * 1 here; its invoke then fails and the message is dead-lettered.)
+   */
+  private async asyncLimit(functionName: string, qualifier: string): Promise<number> {
+    try {
+      const version = await this.resolver.resolve(functionName, qualifier);
+      return Math.max(1, Math.floor(version.config.concurrency / 2));
+    } catch {
+      return 1;
+    }
   }
 
   private async settle(leased: LeasedInvocation, outcome: Settlement): Promise<void> {
     const { id, leaseToken, attempt, message } = leased;
     switch (outcome.kind) {
       case 'success':
+        await this.destinations.deliver(leased, {
+          condition: 'Success',
+          executedVersion: outcome.executedVersion,
+          result: outcome.result,
+        });
         return this.queue.ack(id, leaseToken, { status: 'succeeded', result: outcome.result });
       case 'gone':
+        // Its function (or alias) was deleted: no retry can help, and its destinations went with it.
         return this.queue.deadLetter(id, leaseToken, outcome.error);
       case 'platform':
         return this.queue.retry(id, leaseToken, {
@@ -155,7 +192,15 @@ export class AsyncDispatcher {
           error: outcome.error,
         });
       case 'failure':
-        if (attempt >= message.maxAttempts) return this.queue.deadLetter(id, leaseToken, outcome.error);
+        if (attempt >= message.maxAttempts) {
+          await this.destinations.deliver(leased, {
+            condition: 'RetriesExhausted',
+            executedVersion: outcome.executedVersion,
+            error: outcome.error,
+            functionError: outcome.functionError,
+          });
+          return this.queue.deadLetter(id, leaseToken, outcome.error);
+        }
         return this.queue.retry(id, leaseToken, {
           delayMs: retryDelayMs(this.options.backoff, attempt),
           countsAsAttempt: true,
@@ -166,22 +211,40 @@ export class AsyncDispatcher {
 }
 
 type Settlement =
-  { kind: 'success'; result: string } | { kind: 'failure' | 'platform' | 'gone'; error: QueueErrorInfo };
+  | { kind: 'success'; executedVersion: string; result: string }
+  | { kind: 'failure'; executedVersion: string; error: QueueErrorInfo; functionError: boolean }
+  | { kind: 'platform' | 'gone'; error: QueueErrorInfo };
 
-function settlementOf(result: InvokeResult): Settlement {
+function settlementOf(result: InvokeResult, executedVersion: string): Settlement {
   switch (result.outcome) {
     case 'success':
       return {
         kind: 'success',
+        executedVersion,
         result:
           result.response.kind === 'json' ? result.response.json : JSON.stringify(result.response.response),
       };
     case 'error':
-      return { kind: 'failure', error: { code: result.error.type, message: result.error.message } };
+      return {
+        kind: 'failure',
+        executedVersion,
+        functionError: true,
+        error: { code: result.error.type, message: result.error.message },
+      };
     case 'timeout':
-      return { kind: 'failure', error: { code: 'INVOCATION_TIMEOUT', message: result.error.message } };
+      return {
+        kind: 'failure',
+        executedVersion,
+        functionError: true,
+        error: { code: 'INVOCATION_TIMEOUT', message: result.error.message },
+      };
     case 'out_of_memory':
-      return { kind: 'failure', error: { code: 'OUT_OF_MEMORY', message: result.error.message } };
+      return {
+        kind: 'failure',
+        executedVersion,
+        functionError: true,
+        error: { code: 'OUT_OF_MEMORY', message: result.error.message },
+      };
     case 'crashed':
       // A crashed sandbox is the platform's problem unless proven otherwise: retried, budget kept.
       return { kind: 'platform', error: { code: 'SANDBOX_CRASHED', message: result.error.message } };

@@ -1,9 +1,7 @@
+import { DEFAULT_ASYNC_POLICY } from '../core/function.js';
 import type { InvocationQueue, QueuedInvocation } from '../core/invocation-queue.js';
 import { StratoError } from '../core/strato-error.js';
 import type { VersionResolver } from './version-resolver.js';
-
-/** Lambda's defaults for asynchronous invocation: two retries, events kept for six hours. */
-export const DEFAULT_ASYNC_POLICY = { maxAttempts: 3, maxEventAgeMs: 6 * 60 * 60 * 1000 };
 
 export interface AsyncInvokeInput {
   functionName: string;
@@ -26,22 +24,62 @@ export class AsyncInvocations {
     private readonly onEnqueued: () => void,
   ) {}
 
+  /** The policy (retries, age, destinations) is the one of the version the qualifier names now. */
   async enqueue(input: AsyncInvokeInput): Promise<{ invocationId: string; duplicate: boolean }> {
-    await this.resolver.resolve(input.functionName, input.qualifier);
+    const version = await this.resolver.resolve(input.functionName, input.qualifier);
+    if (input.callbackUrl !== undefined) checkCallbackUrl(input.callbackUrl);
+    const policy = version.config.async ?? DEFAULT_ASYNC_POLICY;
+    const destinations = {
+      ...(policy.onSuccess === undefined ? {} : { onSuccess: policy.onSuccess }),
+      ...(policy.onFailure === undefined ? {} : { onFailure: policy.onFailure }),
+    };
     const { id, duplicate } = await this.queue.enqueue(
       {
         functionName: input.functionName,
         qualifier: input.qualifier ?? '$LATEST',
         event: input.eventJson,
         enqueuedAt: Date.now(),
-        maxAttempts: DEFAULT_ASYNC_POLICY.maxAttempts,
-        maxEventAgeMs: DEFAULT_ASYNC_POLICY.maxEventAgeMs,
+        maxAttempts: policy.retries + 1,
+        maxEventAgeMs: policy.maxEventAgeMs,
         ...(input.callbackUrl === undefined ? {} : { callbackUrl: input.callbackUrl }),
+        ...(Object.keys(destinations).length === 0 ? {} : { destinations }),
       },
       { idempotencyKey: input.idempotencyKey },
     );
     if (!duplicate) this.onEnqueued();
     return { invocationId: id, duplicate };
+  }
+
+  /** A function's dead-lettered invocations, oldest first. They outlive their function, for inspection. */
+  listDead(
+    functionName: string,
+    page: { limit: number; cursor?: string | undefined },
+  ): Promise<{ items: QueuedInvocation[]; next: string | null }> {
+    return this.queue.listDead(functionName, page);
+  }
+
+  async getDead(functionName: string, id: string): Promise<QueuedInvocation> {
+    const dead = await this.queue.getDead(id);
+    if (dead === undefined || dead.message.functionName !== functionName) {
+      throw new StratoError(
+        'INVOCATION_NOT_FOUND',
+        `function '${functionName}' has no dead-lettered invocation '${id}'`,
+      );
+    }
+    return dead;
+  }
+
+  /** Back into the queue with a fresh attempt budget: one invocation, or all of a function's. */
+  async redrive(functionName: string, id: string | undefined): Promise<number> {
+    await this.resolver.resolve(functionName, undefined);
+    if (id !== undefined) await this.getDead(functionName, id);
+    const count = await this.queue.redrive(id === undefined ? { functionName } : { id });
+    if (count > 0) this.onEnqueued();
+    return count;
+  }
+
+  purgeDead(functionName: string): Promise<number> {
+    return this.queue.purgeDead(functionName);
   }
 
   async get(id: string): Promise<QueuedInvocation> {
@@ -50,5 +88,17 @@ export class AsyncInvocations {
       throw new StratoError('INVOCATION_NOT_FOUND', `async invocation '${id}' does not exist`);
     }
     return invocation;
+  }
+}
+
+function checkCallbackUrl(value: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new StratoError('VALIDATION_FAILED', `X-Callback-Url must be an http(s) URL, got '${value}'`);
   }
 }

@@ -9,6 +9,7 @@ import type { Scheduler } from '../scheduler/instance-pool.js';
 import type { InvocationRecorder } from '../observe/invocation-recorder.js';
 import type { VersionResolver } from './version-resolver.js';
 import type { StackMapper } from './stack-mapper.js';
+import { bucketParamsOf, RateLimiter, rateLimitKey } from '../ratelimit/rate-limiter.js';
 
 export interface InvokeInput {
   functionName: string;
@@ -33,6 +34,8 @@ export interface InvokerDependencies {
   recorder: InvocationRecorder;
   stackMapper: StackMapper;
   logger: Logger;
+  /** Per-function invocation rate limits (node-local buckets). @default a new RateLimiter */
+  rateLimiter?: RateLimiter;
 }
 
 /**
@@ -42,7 +45,11 @@ export interface InvokerDependencies {
 export class Invoker {
   private accepting = true;
 
-  constructor(private readonly deps: InvokerDependencies) {}
+  private readonly rateLimiter: RateLimiter;
+
+  constructor(private readonly deps: InvokerDependencies) {
+    this.rateLimiter = deps.rateLimiter ?? new RateLimiter();
+  }
 
   /** Refuses new invocations (graceful shutdown); in-flight ones finish. */
   stopAccepting(): void {
@@ -52,17 +59,8 @@ export class Invoker {
   async invoke(input: InvokeInput): Promise<InvocationResponse> {
     if (!this.accepting) throw new StratoError('SHUTTING_DOWN', 'the server is shutting down');
     const version = await this.deps.resolver.resolve(input.functionName, input.qualifier);
-    const spec: InstanceSpec = {
-      functionName: version.functionName,
-      version: version.version,
-      codeSha256: version.codeSha256,
-      loadCode: () => this.loadCode(version.codeSha256),
-      loadArtifact: () => this.loadArtifact(version.codeSha256),
-      config: version.config,
-      ...(version.config.runtime === undefined ? {} : { runtime: version.config.runtime }),
-      ...(version.config.handler === undefined ? {} : { handler: version.config.handler }),
-    };
-    const lease = await this.deps.scheduler.acquire(spec);
+    this.checkRateLimit(version);
+    const lease = await this.deps.scheduler.acquire(this.specOf(version));
     const invocationId = randomUUID();
     const startedAt = new Date();
     const request = {
@@ -98,6 +96,42 @@ export class Invoker {
             );
         });
     });
+  }
+
+  /**
+   * RATE_LIMITED when the function's bucket is empty. Checked before an instance is acquired, so a
+   * refused call costs no instance and waits for nothing. The key is the function, not the version: all
+   * versions and aliases share one budget, with the parameters of the version being invoked.
+   */
+  private checkRateLimit(version: VersionRecord): void {
+    const key = rateLimitKey.function(version.functionName);
+    const policy = version.config.rateLimit;
+    if (policy === undefined) {
+      this.rateLimiter.forget(key);
+      return;
+    }
+    const consumed = this.rateLimiter.tryConsume(key, bucketParamsOf(policy));
+    if (consumed.ok) return;
+    const retryAfterSeconds = Math.max(1, Math.ceil(consumed.retryAfterMs / 1000));
+    throw new StratoError(
+      'RATE_LIMITED',
+      `function '${version.functionName}' is over its rate limit of ${policy.ratePerSecond}/s (burst ${policy.burst})`,
+      { details: { retryAfterSeconds, scope: 'function' } },
+    );
+  }
+
+  /** What a sandbox needs to start an instance of this version (also used to provision instances). */
+  specOf(version: VersionRecord): InstanceSpec {
+    return {
+      functionName: version.functionName,
+      version: version.version,
+      codeSha256: version.codeSha256,
+      loadCode: () => this.loadCode(version.codeSha256),
+      loadArtifact: () => this.loadArtifact(version.codeSha256),
+      config: version.config,
+      ...(version.config.runtime === undefined ? {} : { runtime: version.config.runtime }),
+      ...(version.config.handler === undefined ? {} : { handler: version.config.handler }),
+    };
   }
 
   private async loadCode(sha256: string): Promise<string> {

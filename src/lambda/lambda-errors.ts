@@ -28,6 +28,7 @@ const LAMBDA_TYPES: Partial<Record<ErrorCode, { status: number; type: string }>>
   INVALID_JSON: { status: 400, type: 'InvalidRequestContentException' },
   PAYLOAD_TOO_LARGE: { status: 413, type: 'RequestTooLargeException' },
   TOO_MANY_REQUESTS: { status: 429, type: 'TooManyRequestsException' },
+  RATE_LIMITED: { status: 429, type: 'TooManyRequestsException' },
   UNAUTHORIZED: { status: 403, type: 'UnrecognizedClientException' },
   FORBIDDEN: { status: 403, type: 'AccessDeniedException' },
   ROUTE_NOT_FOUND: { status: 404, type: 'UnknownOperationException' },
@@ -46,6 +47,13 @@ export function lambdaErrorReply(error: StratoError): LambdaErrorReply {
   if (error.code === 'TOO_MANY_REQUESTS') {
     const details = error.details as { retryAfterSeconds?: number } | undefined;
     reply.body.Reason = 'ReservedFunctionConcurrentInvocationLimitExceeded';
+    reply.body.retryAfterSeconds = String(details?.retryAfterSeconds ?? 1);
+  }
+  if (error.code === 'RATE_LIMITED') {
+    // Lambda's reasons for a rate (not a concurrency) limit: the function's, or the caller's own.
+    const details = error.details as { retryAfterSeconds?: number; scope?: string } | undefined;
+    reply.body.Reason =
+      details?.scope === 'caller' ? 'CallerRateLimitExceeded' : 'FunctionInvocationRateLimitExceeded';
     reply.body.retryAfterSeconds = String(details?.retryAfterSeconds ?? 1);
   }
   return reply;

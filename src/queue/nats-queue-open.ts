@@ -8,7 +8,10 @@ export interface NatsQueueOptions {
   prefix?: string;
   /** How long succeeded and failed records stay pollable. @default 86_400_000 (24 h) */
   retentionMs?: number;
-  /** How long an idempotency key maps to its first id. @default retentionMs */
+  /**
+   * How long an idempotency key maps to its first id. Keep it <= retentionMs: a duplicate is answered
+   * once the first's record is seen, and a pruned record makes the key be taken over. @default retentionMs
+   */
   dedupWindowMs?: number;
   /**
    * The consumers' AckWait: how soon a message comes back when a process fetched it and died before

@@ -140,10 +140,14 @@ export class SqliteQueue implements InvocationQueue {
     try {
       // Immediate: take the write lock before reading keys, so two enqueues of one key serialise
       // (also across processes).
-      const results = this.run(() =>
-        this.database.transaction(() => batch.map((p) => this.insertOne(p.message, p.options))).immediate(),
+      const settled = this.run(() =>
+        this.database
+          .transaction(() =>
+            batch.map((pending) => ({ pending, result: this.insertOne(pending.message, pending.options) })),
+          )
+          .immediate(),
       );
-      batch.forEach((pending, i) => pending.resolve(results[i] ?? { id: '', duplicate: false }));
+      for (const { pending, result } of settled) pending.resolve(result);
     } catch (error) {
       for (const pending of batch) pending.reject(error);
     }

@@ -173,7 +173,7 @@ function checkTarget(functionVersion: number, weights: Record<string, number>): 
 }
 
 /** Reads the function row, share-locking it on Postgres (see the file comment); FUNCTION_NOT_FOUND if absent. */
-async function lockFunction(
+export async function lockFunction(
   trx: Transaction<Database>,
   kind: StoreDialect,
   functionName: string,

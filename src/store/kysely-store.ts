@@ -17,6 +17,8 @@ import type {
   VersionRecord,
 } from '../core/index.js';
 import * as aliasQueries from './alias-queries.js';
+import * as triggerQueries from './trigger-queries.js';
+import type { CreateTriggerInput, TriggerRecord } from '../core/trigger.js';
 import { createMigrationProvider } from './migrations.js';
 import type { StoreDialect } from './migrations.js';
 import type { Database, FunctionsTable, VersionsTable } from './schema.js';
@@ -230,6 +232,8 @@ export class KyselyStore implements Store {
       await trx.deleteFrom('invocations').where('function_name', '=', name).execute();
       // Aliases before versions: their primary version is a foreign key.
       await aliasQueries.deleteAliasesOf(trx, name);
+      // Before the function row: a trigger's function is a foreign key.
+      await triggerQueries.deleteTriggersOf(trx, name);
       await trx.deleteFrom('versions').where('function_name', '=', name).execute();
       if (fn === undefined) return false;
       await trx.deleteFrom('functions').where('name', '=', name).execute();
@@ -284,6 +288,26 @@ export class KyselyStore implements Store {
 
   deleteAlias(functionName: string, name: string): Promise<boolean> {
     return aliasQueries.deleteAlias(this.#db, functionName, name);
+  }
+
+  createTrigger(input: CreateTriggerInput): Promise<TriggerRecord> {
+    return triggerQueries.createTrigger(this.#db, this.kind, input);
+  }
+
+  getTrigger(id: string): Promise<TriggerRecord | undefined> {
+    return triggerQueries.getTrigger(this.#db, id);
+  }
+
+  listTriggers(filter: { functionName?: string | undefined }): Promise<TriggerRecord[]> {
+    return triggerQueries.listTriggers(this.#db, filter);
+  }
+
+  deleteTrigger(id: string): Promise<boolean> {
+    return triggerQueries.deleteTrigger(this.#db, id);
+  }
+
+  recordTriggerFired(id: string, slot: string): Promise<boolean> {
+    return triggerQueries.recordTriggerFired(this.#db, id, slot);
   }
 
   /**

@@ -124,6 +124,34 @@ function buildMigrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.dropTable('aliases').ifExists().execute();
       },
     },
+
+    '0003_triggers': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('triggers')
+          .addColumn('id', 'text', (col) => col.primaryKey())
+          .addColumn('type', 'text', (col) => col.notNull())
+          .addColumn('function_name', 'text', (col) => col.notNull().references('functions.name'))
+          .addColumn('qualifier', 'text')
+          .addColumn('schedule', 'text', (col) => col.notNull())
+          .addColumn('timezone', 'text', (col) => col.notNull())
+          .addColumn('payload_json', 'text', (col) => col.notNull())
+          .addColumn('missed', 'text', (col) => col.notNull())
+          .addColumn('enabled', 'integer', (col) => col.notNull())
+          .addColumn('created_at', 'text', (col) => col.notNull())
+          .addColumn('last_fired_slot', 'text')
+          .execute();
+        await db.schema
+          .createIndex('triggers_function_idx')
+          .on('triggers')
+          .columns(['function_name', 'created_at'])
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('triggers').ifExists().execute();
+      },
+    },
   };
 }
 

@@ -77,6 +77,21 @@ export interface AliasesTable {
   updated_at: string;
 }
 
+export interface TriggersTable {
+  id: string;
+  type: string;
+  function_name: string;
+  qualifier: string | null;
+  schedule: string;
+  timezone: string;
+  payload_json: string;
+  missed: string;
+  enabled: number;
+  created_at: string;
+  /** ISO time of the slot last enqueued; compared as text (toISOString is fixed-width). */
+  last_fired_slot: string | null;
+}
+
 export interface Database {
   functions: FunctionsTable;
   versions: VersionsTable;
@@ -84,4 +99,5 @@ export interface Database {
   invocations: InvocationsTable;
   logs: LogsTable;
   aliases: AliasesTable;
+  triggers: TriggersTable;
 }

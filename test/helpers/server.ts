@@ -14,9 +14,13 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-/** A real server on port 0 with its own temp data dir and SQLite file. */
+/**
+ * A real server on port 0 with its own temp data dir and SQLite file. With `overrides.dataDir`, it runs
+ * on that dir and `stop()` leaves it in place (a restart test starts a second server on it).
+ */
 export async function startTestServer(overrides: Partial<ServerConfigInput> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strato-test-'));
+  const ownDataDir = overrides.dataDir === undefined;
+  const dataDir = overrides.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'strato-test-'));
   const config = parseServerConfig({ port: 0, dataDir, isolateHosts: 1, logLevel: 'silent', ...overrides });
   const server = await startServer(config, pino({ level: 'silent' }));
   return {
@@ -25,7 +29,7 @@ export async function startTestServer(overrides: Partial<ServerConfigInput> = {}
     dataDir,
     stop: async () => {
       await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -6,7 +6,14 @@ import type { GuestCompletionStatus, GuestPayloadKind, GuestResponseKind } from 
  * the strings the guest produced (result JSON, logs JSON) so the host never parses or re-serialises them.
  */
 export type GatewayToHost =
-  | { t: 'configure'; runtimeSource: string }
+  | {
+      t: 'configure';
+      runtimeSource: string;
+      /** Stem cells kept per memory size; 0 creates every isolate on demand. */
+      stemCells: number;
+      /** Reuse V8 code cache data between isolates of this host. */
+      codeCache: boolean;
+    }
   | {
       t: 'start';
       instanceId: string;

@@ -39,7 +39,7 @@ export class IsolateHostProcess {
 
   constructor(
     readonly index: number,
-    private readonly runtimeSource: string,
+    private readonly configure: Extract<GatewayToHost, { t: 'configure' }>,
     private readonly events: HostProcessEvents,
     private readonly logger: Logger,
   ) {}
@@ -122,7 +122,7 @@ export class IsolateHostProcess {
         );
         this.events.onExit(exit);
       });
-      child.send([{ t: 'configure', runtimeSource: this.runtimeSource }] satisfies GatewayToHost[]);
+      child.send([this.configure] satisfies GatewayToHost[]);
     });
   }
 }

@@ -18,6 +18,10 @@ import { bundleGuestRuntime } from './guest-runtime-bundle.js';
 export interface IsolateSandboxOptions {
   /** Isolate host processes to spread functions over. @default 2 */
   hosts: number;
+  /** Stem cells (isolates with the guest runtime evaluated) kept per memory size per host. @default 2 */
+  stemCells?: number;
+  /** Reuse Strato-produced V8 code cache data per host. @default true */
+  codeCache?: boolean;
   /** Console output kept per invocation. */
   logLimitBytes: number;
   logger: Logger;
@@ -55,7 +59,12 @@ export class IsolateSandbox implements Sandbox {
       hosts.push(
         new IsolateHostProcess(
           index,
-          runtimeSource,
+          {
+            t: 'configure',
+            runtimeSource,
+            stemCells: options.stemCells ?? 2,
+            codeCache: options.codeCache ?? true,
+          },
           {
             onMessage: (message) => sandbox.onHostMessage(message),
             onExit: (exit) => sandbox.onHostExit(index, exit),

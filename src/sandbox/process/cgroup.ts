@@ -74,13 +74,20 @@ export class InstanceCgroup {
     return dir;
   }
 
-  private async applyLimits(limits: CgroupLimits): Promise<void> {
+  /**
+   * Sets the limits, also on a cgroup already in use (a pooled sandbox gets its function's limits when it is
+   * assigned). Lowering memory below what the members use makes the kernel reclaim, then OOM-kill.
+   */
+  async applyLimits(limits: CgroupLimits): Promise<void> {
     const memory = String(Math.floor(limits.memoryBytes));
     const quotaUs = String(Math.max(1_000, Math.round(limits.cpuShare * cpuPeriodUs)));
     if (this.layout.version === 'v1') {
-      await writeFile(join(this.memoryDir, 'memory.limit_in_bytes'), memory);
+      const memsw = join(this.memoryDir, 'memory.memsw.limit_in_bytes');
+      // v1 wants memsw >= memory at every step: raising takes memsw first, lowering takes memory first.
       // Without a memsw limit the instance could swap past its limit; absent when swap accounting is off.
-      await writeFile(join(this.memoryDir, 'memory.memsw.limit_in_bytes'), memory).catch(ignoreMissing);
+      await writeFile(memsw, memory).catch(ignoreMissingOrRaise);
+      await writeFile(join(this.memoryDir, 'memory.limit_in_bytes'), memory);
+      await writeFile(memsw, memory).catch(ignoreMissing);
       await writeFile(join(this.pidsDir, 'pids.max'), String(limits.maxPids));
       const cpuDir = this.dirFor(this.layout.cpu);
       await writeFile(join(cpuDir, 'cpu.cfs_period_us'), String(cpuPeriodUs));
@@ -168,6 +175,11 @@ function parseKeyValues(text: string): Map<string, number> {
     if (key !== undefined && key !== '' && value !== undefined) values.set(key, Number(value));
   }
   return values;
+}
+
+/** The first memsw write of a lowering fails (memsw would drop below memory); the second one applies it. */
+function ignoreMissingOrRaise(error: unknown): void {
+  if ((error as NodeJS.ErrnoException).code !== 'EINVAL') ignoreMissing(error);
 }
 
 function ignoreMissing(error: unknown): void {

@@ -107,19 +107,19 @@ export async function spawnConfined(options: ConfinedProcessOptions): Promise<Co
     command: options.command,
     args: options.args ?? [],
   };
-  const unshareArgs = [
-    '--pid',
-    '--fork',
-    '--mount',
-    '--ipc',
-    '--uts',
-    '--net',
-    '--kill-child',
-    '--mount-proc',
-  ];
+  return runInNamespaces(buildSetupScript(plan), cgroup);
+}
+
+const unshareArgs = ['--pid', '--fork', '--mount', '--ipc', '--uts', '--net', '--kill-child', '--mount-proc'];
+
+/**
+ * Runs a setup script as root pid 1 of new pid/mount/ipc/uts/net namespaces and supervises it: `exited`
+ * reads the cgroup's OOM state and removes the cgroup. The script must join `cgroup` itself, first.
+ */
+export async function runInNamespaces(script: string, cgroup: InstanceCgroup): Promise<ConfinedProcess> {
   // The setup script runs as root in the new namespaces with an empty environment; the user's env is only
   // handed to the final command, through `env -i`.
-  const child = spawn('/usr/bin/unshare', [...unshareArgs, '/bin/sh', '-c', buildSetupScript(plan)], {
+  const child = spawn('/usr/bin/unshare', [...unshareArgs, '/bin/sh', '-c', script], {
     env: {},
     cwd: '/',
     stdio: ['pipe', 'pipe', 'pipe'],

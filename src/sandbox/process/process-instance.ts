@@ -19,6 +19,9 @@ import {
   type StartOutcome,
 } from './runtime-start.js';
 
+/** How long an answered invocation waits for the runtime's next poll (or exit) before it is released anyway. */
+const pollAfterAnswerMs = 500;
+
 type InvokeRace =
   | { kind: 'answer'; answer: RuntimeInvocationResult }
   | { kind: 'lost'; message: string }
@@ -74,13 +77,44 @@ export class ProcessInstance implements SandboxInstance {
     this.initReported = true;
     const began = performance.now();
     this.busy = true;
-    const outcome = await this.race(runtime, request, deadline).finally(() => (this.busy = false));
-    const durationMs = performance.now() - began;
-    if (outcome.kind !== 'answer') this.markDead();
-    await runtime.drainOutput(outcome.kind === 'exit');
-    const result = this.toResult(outcome, request.payload.kind, runtime, durationMs, initDurationMs);
-    options?.onResponse?.(result);
-    return result;
+    try {
+      const outcome = await this.race(runtime, request, deadline);
+      const durationMs = performance.now() - began;
+      const goneAfterAnswer =
+        outcome.kind === 'answer' && (await this.untilPolledAgain(runtime, deadline)) === 'gone';
+      if (outcome.kind !== 'answer' || goneAfterAnswer) this.markDead();
+      await runtime.drainOutput(outcome.kind === 'exit' || goneAfterAnswer);
+      const result = this.toResult(outcome, request.payload.kind, runtime, durationMs, initDurationMs);
+      options?.onResponse?.(result);
+      return result;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /**
+   * An answered instance is idle again only once its runtime polls for the next invocation. A runtime may
+   * answer and then exit (AWS's Node client does after an uncaught exception); were the instance released
+   * at the answer, the caller's next request could reach it before the exit is noticed and fail as a
+   * crash. Waiting for the poll costs a well-behaved runtime one local round trip, which the next
+   * invocation would otherwise wait for. A runtime that neither polls nor exits soon is released as before.
+   */
+  private async untilPolledAgain(
+    runtime: RunningRuntime,
+    deadline: number,
+  ): Promise<'polled' | 'gone' | 'late'> {
+    let timer: NodeJS.Timeout | undefined;
+    const waitMs = Math.max(1, Math.min(pollAfterAnswerMs, deadline - Date.now()));
+    return await Promise.race([
+      runtime.endpoint.nextPoll().then(
+        () => 'polled' as const,
+        () => 'gone' as const,
+      ),
+      runtime.exited.then(() => 'gone' as const),
+      new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), waitMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   async dispose(): Promise<void> {

@@ -10,6 +10,7 @@ import { ProcessInstance } from './process-instance.js';
 import { socatPath, taskRoot } from './runtime-forwarder.js';
 import { runtimeDir } from './runtime-command.js';
 import type { RuntimeContext } from './runtime-start.js';
+import { nodePoolKey, SandboxPool, type PoolStats } from './sandbox-pool.js';
 
 export interface ProcessSandboxOptions {
   /** Node-local directory for extracted code (`code/<sha256>`) and per-instance sockets (`instances/`). */
@@ -23,6 +24,11 @@ export interface ProcessSandboxOptions {
   extractZip: ZipExtractor;
   /** Node binary per Lambda Node.js runtime. @default {} (every `nodejs*.x` runs on `process.execPath`) */
   nodeRuntimes?: NodeRuntimesConfig;
+  /**
+   * Sandboxes kept confined ahead of need per pool (one for `provided.*`, one per Node binary, with Node
+   * already started); 0 starts every instance from scratch. @default 0 (the server's `processPoolSize` is 2)
+   */
+  poolSize?: number;
 }
 
 /**
@@ -30,7 +36,7 @@ export interface ProcessSandboxOptions {
  * `bootstrap`) and Node.js runtimes (`nodejs20.x`..`nodejs24.x`: Strato's runtime client on a Node binary,
  * see runtime-command.ts) run as confined OS processes, one per instance, each speaking the Lambda Runtime API to its
  * own endpoint. Refuses to exist on a host that cannot confine: it never runs a function unconfined.
- * Instances are started on demand; a pool of pre-started ones is future work.
+ * Instances start from a pool of pre-confined sandboxes when one fits (sandbox-pool.ts), else on demand.
  */
 export class ProcessSandbox implements Sandbox {
   readonly tier = 'process' as const;
@@ -71,14 +77,34 @@ export class ProcessSandbox implements Sandbox {
         options.logger.warn({ err: error, nodePath }, 'a Node binary for nodejs runtimes cannot run'),
       );
     }
+    const codeRoot = join(dataDir, 'code');
+    // Pooled sandboxes hold the code cache root open before the data dir is hidden: it must exist.
+    await mkdir(codeRoot, { recursive: true, mode: 0o755 });
+    const tmpSizeBytes = options.tmpSizeBytes ?? 512 * 1024 * 1024;
+    const poolSize = options.poolSize ?? 0;
+    const pool =
+      poolSize === 0
+        ? undefined
+        : new SandboxPool(
+            poolSize,
+            [
+              'exec',
+              ...[...new Set([process.execPath, ...Object.values(nodeRuntimes)])].map((path) =>
+                nodePoolKey(path),
+              ),
+            ],
+            { dataDir, instancesDir, codeRoot, tmpSizeBytes, logLimitBytes: options.logLimitBytes },
+            options.logger,
+          );
     return new ProcessSandbox({
       dataDir,
       instancesDir,
-      codeCache: new CodeCache(join(dataDir, 'code'), options.extractZip),
+      codeCache: new CodeCache(codeRoot, options.extractZip),
       logger: options.logger,
       logLimitBytes: options.logLimitBytes,
-      tmpSizeBytes: options.tmpSizeBytes ?? 512 * 1024 * 1024,
+      tmpSizeBytes,
       nodeRuntimes,
+      ...(pool === undefined ? {} : { pool }),
     });
   }
 
@@ -95,8 +121,16 @@ export class ProcessSandbox implements Sandbox {
     return this.instances.size;
   }
 
+  /** Per pool (`exec`, `node:<binary>`): sandboxes ready, being prepared, taken so far. Empty when off. */
+  get pooled(): Record<string, PoolStats> {
+    return this.context.pool?.stats() ?? {};
+  }
+
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.instances].map((instance) => instance.dispose()));
+    await Promise.all([
+      this.context.pool?.close(),
+      ...[...this.instances].map((instance) => instance.dispose()),
+    ]);
   }
 }

@@ -4,6 +4,7 @@ import {
   isNodeRuntime,
   probeNodeBinary,
   resolveNodeRuntime,
+  type NodeBinaryInfo,
   type NodeRuntimesConfig,
 } from '../../config/node-runtimes.js';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
@@ -27,7 +28,9 @@ export type RuntimeCommand =
       argv: string[];
       extraBinds: ExtraBind[];
       /** Variables the runtime sets that the function's own env may still override (Lambda's NODE_PATH). */
-      defaultEnv: Record<string, string>;
+      defaultEnv: Readonly<Record<string, string>>;
+      /** The Node binary, for `nodejs*.x`. */
+      nodePath?: string;
       /** `LAMBDA_RUNTIME_DIR`, when the runtime is not the function's own `bootstrap`. */
       runtimeDir?: string;
     }
@@ -62,15 +65,28 @@ export async function runtimeCommand(
       `the Node binary for ${spec.runtime} cannot run: ${(error as Error).message}`,
     );
   }
-  const flags = nodePermissionFlags(binary, { read: [taskRoot, runtimeDir], readWrite: ['/tmp'] });
   return {
     kind: 'ready',
-    argv: [nodePath, ...flags, `${runtimeDir}/${clientFile}`],
-    extraBinds: [{ source: nodeRuntimeClientDir, target: runtimeDir, readonly: true }],
-    // Lambda's, less the layer dirs under /opt (Strato has no layers).
-    defaultEnv: { NODE_PATH: `${runtimeDir}/node_modules:${runtimeDir}:${taskRoot}` },
+    argv: nodeClientArgv(nodePath, binary),
+    extraBinds: [nodeClientBind],
+    defaultEnv: nodeDefaultEnv,
     runtimeDir,
+    nodePath,
   };
+}
+
+/** The runtime client's directory, bound read-only at Lambda's runtime dir. */
+export const nodeClientBind: ExtraBind = { source: nodeRuntimeClientDir, target: runtimeDir, readonly: true };
+
+/** Lambda's NODE_PATH, less the layer dirs under /opt (Strato has no layers). */
+export const nodeDefaultEnv: Readonly<Record<string, string>> = {
+  NODE_PATH: `${runtimeDir}/node_modules:${runtimeDir}:${taskRoot}`,
+};
+
+/** Node with its permission flags (which name only fixed paths inside the sandbox) running the client. */
+export function nodeClientArgv(nodePath: string, binary: Pick<NodeBinaryInfo, 'flags'>): string[] {
+  const flags = nodePermissionFlags(binary, { read: [taskRoot, runtimeDir], readWrite: ['/tmp'] });
+  return [nodePath, ...flags, `${runtimeDir}/${clientFile}`];
 }
 
 function invalid(type: string, message: string): RuntimeCommand {

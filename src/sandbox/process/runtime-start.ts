@@ -1,6 +1,4 @@
 import { once } from 'node:events';
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
@@ -8,22 +6,15 @@ import type { Logger } from 'pino';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
 import type { InstanceSpec, InvokeResult } from '../../core/sandbox.js';
 import type { NodeRuntimesConfig } from '../../config/node-runtimes.js';
-import { lambdaFunctionArn } from '../../core/lambda-arn.js';
 import { lambdaEnvironment } from '../runtime-api/lambda-environment.js';
-import { RuntimeApiEndpoint } from '../runtime-api/runtime-api-endpoint.js';
+import type { RuntimeApiEndpoint } from '../runtime-api/runtime-api-endpoint.js';
 import type { CodeCache } from './code-cache.js';
-import { spawnConfined, type ConfinedExit, type ConfinedProcess } from './confined-process.js';
-import { OutputCapture } from './output-capture.js';
+import type { ConfinedExit } from './confined-process.js';
+import type { OutputCapture } from './output-capture.js';
 import { runtimeCommand } from './runtime-command.js';
-import {
-  forwarderScript,
-  runtimeApiAddress,
-  runtimeDirInside,
-  socketName,
-  taskRoot,
-} from './runtime-forwarder.js';
-
-const sandboxUid = 65534;
+import { runtimeApiAddress, taskRoot } from './runtime-forwarder.js';
+import { launchFresh, launchPooled, poolKeyOf, type LaunchedRuntime } from './runtime-launch.js';
+import type { SandboxPool } from './sandbox-pool.js';
 
 /** What every instance of the tier shares. */
 export interface RuntimeContext {
@@ -35,6 +26,8 @@ export interface RuntimeContext {
   tmpSizeBytes: number;
   /** Node binary per Lambda Node.js runtime (server config `nodeRuntimes`). */
   nodeRuntimes: NodeRuntimesConfig;
+  /** Pre-confined sandboxes; absent when the pool is off (`processPoolSize` 0). */
+  pool?: SandboxPool;
 }
 
 /** A runtime that has polled for its first invocation. */
@@ -68,10 +61,9 @@ type InitRace =
   | { kind: 'disposed' };
 
 /**
- * Starts one instance's runtime: code extracted (once per node), a Runtime API endpoint on a Unix socket in
- * a private directory, and the `bootstrap` confined with a forwarder from 127.0.0.1:9001 to that socket,
- * since Lambda runtime clients only speak TCP and the sandbox has no network but its own loopback.
- * Never rejects: every failure becomes the result of the instance's first invocation.
+ * Starts one instance's runtime: code extracted (once per node), then a sandbox from the pool assigned to the
+ * function when one fits (runtime-launch.ts's poolKeyOf), else one confined the ordinary way; then waits for
+ * the runtime's first poll. Never rejects: every failure becomes the result of the instance's first invocation.
  */
 export async function startRuntime(
   id: string,
@@ -79,19 +71,10 @@ export async function startRuntime(
   context: RuntimeContext,
   disposed: AbortSignal,
 ): Promise<StartOutcome> {
-  const capture = new OutputCapture(context.logLimitBytes);
-  const instanceDir = join(context.instancesDir, id);
-  let endpoint: RuntimeApiEndpoint | undefined;
-  let child: ConfinedProcess | undefined;
-  const stop = async () => {
-    child?.kill();
-    await child?.exited.catch(() => undefined);
-    await endpoint?.close();
-    await rm(instanceDir, { recursive: true, force: true });
-  };
+  let launched: LaunchedRuntime | undefined;
   const failed = async (result: ResultWithoutLogs): Promise<StartOutcome> => {
-    await stop();
-    const logs = capture.take();
+    await launched?.stop();
+    const logs = launched?.capture.take() ?? { lines: [], bytes: 0, truncated: false };
     const withLogs: InvokeResult = {
       ...result,
       logs: logs.lines,
@@ -102,6 +85,7 @@ export async function startRuntime(
   };
   try {
     if (spec.loadArtifact === undefined) throw new Error(`${spec.functionName} has no deployment zip`);
+    const startedAt = performance.now();
     const codeDir = await context.codeCache.ensure(spec.codeSha256, spec.loadArtifact);
     const command = await runtimeCommand(spec, codeDir, context.nodeRuntimes);
     if (command.kind === 'invalid') {
@@ -113,23 +97,13 @@ export async function startRuntime(
         initDurationMs: 0,
       });
     }
-    // Private to the sandbox's uid: no other instance's runtime can reach this socket.
-    await mkdir(instanceDir, { recursive: true, mode: 0o700 });
-    await chown(instanceDir, sandboxUid, sandboxUid);
-    const socketPath = join(instanceDir, socketName);
-    endpoint = await RuntimeApiEndpoint.start({
-      functionArn: lambdaFunctionArn({ functionName: spec.functionName, qualifier: String(spec.version) }),
-      listen: { path: socketPath, advertisedAddress: runtimeApiAddress },
-    });
-    await chown(socketPath, sandboxUid, sandboxUid);
-    await chmod(socketPath, 0o600);
     if (disposed.aborted) return await failed(gone('the instance was disposed while it started'));
     const lambdaEnv = lambdaEnvironment({
       functionName: spec.functionName,
       version: spec.version,
       memoryMb: spec.config.memoryMb,
       taskRoot,
-      runtimeApi: endpoint.address,
+      runtimeApi: runtimeApiAddress,
       ...(spec.handler === undefined ? {} : { handler: spec.handler }),
       ...(command.runtimeDir === undefined ? {} : { runtimeDir: command.runtimeDir }),
       // Lambda leaves AWS_EXECUTION_ENV unset for OS-only runtimes.
@@ -139,29 +113,21 @@ export async function startRuntime(
     });
     const env = functionEnvironment(lambdaEnv, { ...command.defaultEnv, ...spec.config.env });
     const spawnedAt = performance.now();
-    child = await spawnConfined({
-      id: `strato-${id}`,
-      command: '/bin/sh',
-      args: ['-c', forwarderScript(`${runtimeDirInside}/${socketName}`, command.argv)],
-      env,
-      codeDir,
-      cwd: taskRoot,
-      tmpSizeBytes: context.tmpSizeBytes,
-      memoryBytes: spec.config.memoryMb * 1024 * 1024,
-      maxPids: 64,
-      maxOpenFiles: 1024,
-      network: 'loopback',
-      extraBinds: [
-        { source: codeDir, target: taskRoot, readonly: true },
-        { source: instanceDir, target: runtimeDirInside, readonly: true },
-        ...command.extraBinds,
-      ],
-      hidePaths: [context.dataDir],
-    });
-    const running = child;
-    running.stdout.on('data', (chunk: Buffer) => capture.write('info', chunk));
-    running.stderr.on('data', (chunk: Buffer) => capture.write('error', chunk));
-    running.stdin.end();
+    const poolKey = poolKeyOf(spec, command);
+    const taken = poolKey === undefined ? undefined : context.pool?.take(poolKey);
+    const pooled = taken === undefined ? undefined : await launchPooled(taken, spec, command, env);
+    launched =
+      pooled ??
+      (await launchFresh(
+        id,
+        spec,
+        command,
+        env,
+        { codeDir, instancesDir: context.instancesDir, dataDir: context.dataDir },
+        { tmpSizeBytes: context.tmpSizeBytes, logLimitBytes: context.logLimitBytes },
+      ));
+    const { endpoint, process: running, capture, stop } = launched;
+    const launchedAt = performance.now();
     const init = await raceInit(endpoint, running.exited, spec.config.timeoutMs, disposed);
     const initDurationMs = performance.now() - spawnedAt;
     const streamsClosed = Promise.all([closed(running.stdout), closed(running.stderr)]);
@@ -172,6 +138,17 @@ export async function startRuntime(
     };
     switch (init.kind) {
       case 'polled':
+        // The phases of a cold start, for bench/process-phases.ts and for tuning.
+        context.logger.debug(
+          {
+            functionName: spec.functionName,
+            pooled: pooled !== undefined,
+            codeMs: spawnedAt - startedAt,
+            launchMs: launchedAt - spawnedAt,
+            firstPollMs: performance.now() - launchedAt,
+          },
+          'process instance started',
+        );
         return {
           kind: 'ready',
           runtime: { endpoint, exited: running.exited, capture, initDurationMs, drainOutput, stop },

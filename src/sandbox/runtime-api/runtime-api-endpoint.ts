@@ -25,8 +25,11 @@ export type RuntimeApiListen =
   | { path: string; advertisedAddress?: string };
 
 export interface RuntimeApiEndpointOptions {
-  /** Sent to the runtime as `Lambda-Runtime-Invoked-Function-Arn`. */
-  functionArn: string;
+  /**
+   * Sent to the runtime as `Lambda-Runtime-Invoked-Function-Arn`. May be left out and set later with
+   * {@link RuntimeApiEndpoint.setFunctionArn} (an endpoint started before its instance has a function).
+   */
+  functionArn?: string;
   /** Largest response or error body the runtime may post. @default 6 MiB (Lambda's) */
   maxResponseBytes?: number;
   /** @default { host: '127.0.0.1', port: 0 } */
@@ -79,13 +82,14 @@ export class RuntimeApiEndpoint {
   private closed = false;
   private initFailure: FunctionErrorInfo | undefined;
   private readonly initErrorListeners = new Set<(error: FunctionErrorInfo) => void>();
+  private readonly pollListeners: Array<{ resolve: () => void; reject: (error: StratoError) => void }> = [];
   private readonly firstPoll: Promise<void>;
   private settleFirstPoll!: (error?: StratoError) => void;
 
   private constructor(
     private readonly server: Server,
     address: string,
-    private readonly functionArn: string,
+    private functionArn: string | undefined,
     maxResponseBytes: number,
   ) {
     this.address = address;
@@ -100,12 +104,7 @@ export class RuntimeApiEndpoint {
   /** Starts the endpoint's own HTTP server. */
   static async start(options: RuntimeApiEndpointOptions): Promise<RuntimeApiEndpoint> {
     const maxResponseBytes = options.maxResponseBytes ?? 6 * 1024 * 1024;
-    if (!headerValue.test(options.functionArn)) {
-      throw new StratoError(
-        'INTERNAL',
-        `function ARN ${JSON.stringify(options.functionArn)} is not a header value`,
-      );
-    }
+    if (options.functionArn !== undefined) checkArn(options.functionArn);
     // keepAliveTimeout 0: runtime clients keep pooled connections idle while another one long-polls
     // `/next`; Node's 5 s default would close them under the client (a reset on its next POST). The only
     // peer is the instance itself, and close() drops every connection.
@@ -141,12 +140,32 @@ export class RuntimeApiEndpoint {
     return endpoint;
   }
 
+  /** Names the function the endpoint serves, once; before that, invoke() refuses. */
+  setFunctionArn(functionArn: string): void {
+    if (this.functionArn !== undefined) throw new StratoError('INTERNAL', 'the function ARN is already set');
+    checkArn(functionArn);
+    this.functionArn = functionArn;
+  }
+
+  /**
+   * Resolves once the runtime has a `/next` poll waiting here (at once if it has): it is done with its last
+   * invocation. Rejects when the endpoint closes first.
+   */
+  nextPoll(): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    if (this.polls.some((poll) => !poll.destroyed)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.pollListeners.push({ resolve, reject }));
+  }
+
   /**
    * Queues an invocation for the runtime's next poll and resolves with its answer. Rejects when an
    * invocation is already in flight (the scheduler never does that) or the endpoint closes first.
    */
   invoke(request: RuntimeInvocationRequest): Promise<RuntimeInvocationResult> {
     if (this.closed) return Promise.reject(closedError());
+    if (this.functionArn === undefined) {
+      return Promise.reject(new StratoError('INTERNAL', 'the endpoint has no function yet'));
+    }
     if (this.current !== undefined) {
       const inFlight = this.current.request.invocationId;
       return Promise.reject(
@@ -183,6 +202,7 @@ export class RuntimeApiEndpoint {
     this.current?.reject(closedError());
     this.current = undefined;
     this.settleFirstPoll(closedError());
+    for (const listener of this.pollListeners.splice(0)) listener.reject(closedError());
     for (const poll of this.polls.splice(0)) {
       sendLambdaError(poll, 500, 'InternalServerError', 'the instance is shutting down', true);
     }
@@ -246,6 +266,7 @@ export class RuntimeApiEndpoint {
     });
     this.polls.push(response);
     this.dispatch();
+    for (const listener of this.pollListeners.splice(0)) listener.resolve();
   }
 
   /** Hands the in-flight invocation to the oldest live poll, if it is not with a runtime already. */
@@ -321,6 +342,12 @@ export class RuntimeApiEndpoint {
     const invocation = this.current;
     this.current = undefined;
     invocation?.resolve(result);
+  }
+}
+
+function checkArn(functionArn: string): void {
+  if (!headerValue.test(functionArn)) {
+    throw new StratoError('INTERNAL', `function ARN ${JSON.stringify(functionArn)} is not a header value`);
   }
 }
 

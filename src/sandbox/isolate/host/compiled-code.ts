@@ -14,9 +14,12 @@ export class CompiledCode {
   constructor(
     readonly source: string,
     private readonly filename: string,
+    /** false: compile from source every time (the server's `isolateCodeCache: false`, for measurements). */
+    private readonly useCache = true,
   ) {}
 
   compile(isolate: ivm.Isolate): ivm.Script {
+    if (!this.useCache) return isolate.compileScriptSync(this.source, { filename: this.filename });
     if (this.cachedData !== undefined) {
       const script = isolate.compileScriptSync(this.source, {
         filename: this.filename,

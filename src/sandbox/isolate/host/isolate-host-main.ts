@@ -14,14 +14,16 @@ const send = (message: HostToGateway) => batcher.send(message);
 
 let runtime: CompiledCode | undefined;
 let stemCells: StemCellPool | undefined;
+let codeCache = true;
 const codes = new Map<string, CompiledCode>();
 const instances = new Map<string, IsolateInstance>();
 
 function handle(message: GatewayToHost): void {
   switch (message.t) {
     case 'configure':
-      runtime = new CompiledCode(message.runtimeSource, 'strato:runtime.js');
-      stemCells = new StemCellPool(runtime);
+      codeCache = message.codeCache;
+      runtime = new CompiledCode(message.runtimeSource, 'strato:runtime.js', codeCache);
+      stemCells = new StemCellPool(runtime, message.stemCells);
       send({ t: 'ready', pid: process.pid });
       return;
     case 'start': {
@@ -30,7 +32,7 @@ function handle(message: GatewayToHost): void {
       let code = codes.get(message.codeSha256);
       if (code === undefined) {
         if (message.code === null) throw new Error(`isolate host: code ${message.codeSha256} not sent`);
-        code = new CompiledCode(wrapFunctionCode(message.code), 'function.js');
+        code = new CompiledCode(wrapFunctionCode(message.code), 'function.js', codeCache);
         codes.set(message.codeSha256, code);
       }
       const { instanceId } = message;

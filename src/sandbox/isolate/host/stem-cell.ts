@@ -80,7 +80,6 @@ export function createStemCell(runtime: CompiledCode, memoryMb: number): StemCel
   }
 }
 
-const CELLS_PER_SIZE = 2;
 const MAX_SIZES = 4;
 
 /**
@@ -92,8 +91,10 @@ export class StemCellPool {
   private readonly sizes: number[] = [];
   private refillScheduled = false;
 
+  /** @param cellsPerSize cells kept per memory size; 0 keeps none (every isolate is made on demand). */
   constructor(
     private readonly runtime: CompiledCode,
+    private readonly cellsPerSize = 2,
     initialSizes: number[] = [128],
   ) {
     for (const size of initialSizes) this.want(size);
@@ -128,11 +129,13 @@ export class StemCellPool {
    * work, so the results of the invocation that took a cell are sent before a new cell (~1.5 ms) is made.
    */
   private scheduleRefill(): void {
-    if (this.refillScheduled) return;
+    if (this.refillScheduled || this.cellsPerSize === 0) return;
     this.refillScheduled = true;
     setTimeout(() => {
       this.refillScheduled = false;
-      const size = this.sizes.find((candidate) => (this.cells.get(candidate)?.length ?? 0) < CELLS_PER_SIZE);
+      const size = this.sizes.find(
+        (candidate) => (this.cells.get(candidate)?.length ?? 0) < this.cellsPerSize,
+      );
       if (size === undefined) return;
       const cells = this.cells.get(size) ?? [];
       this.cells.set(size, cells);

@@ -10,25 +10,39 @@ const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 
 const apiBase = '/2018-06-01/runtime';
-// A pooled Node is started before it has a function (see the process tier's sandbox-pool.ts): it blocks here
-// until the sandbox's root shell, having bound the function's code at the task root, writes the function's
-// environment as one JSON line on this descriptor. Nothing below reads the environment before that.
-if (process.env.STRATO_ASSIGNMENT_FD !== undefined) awaitAssignment(Number(process.env.STRATO_ASSIGNMENT_FD));
-const [apiHost, apiPort] = splitHostPort(process.env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001');
 // One keep-alive connection for the long poll and the answers, as AWS's client does; idle sockets of an
 // Agent are unref'd, so they never keep a callback handler's event loop from emptying.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
-const handlerSetting = process.env._HANDLER || '';
+// Read from the environment once it is the function's (see start()).
+let apiHost;
+let apiPort;
+let taskRoot;
+let handlerSetting;
 
 /** The invocation in flight, so a crash outside the handler's promise can still be reported for it. */
 let current;
 
-main().catch((error) => {
+start().catch((error) => {
   // Only the Runtime API failing gets here: nothing to report to, so say it and let the tier see the exit.
   console.error('strato-node-runtime: fatal:', error);
   process.exit(1);
 });
+
+async function start() {
+  // A pooled Node is started before it has a function (see the process tier's sandbox-pool.ts). It opens its
+  // connection to the Runtime API forwarder (fixed inside every sandbox) with a request to no route, which
+  // also warms the HTTP client, then blocks until the sandbox's root shell, having bound the function's code
+  // at the task root, writes the function's environment as one JSON line on this descriptor.
+  if (process.env.STRATO_ASSIGNMENT_FD !== undefined) {
+    [apiHost, apiPort] = ['127.0.0.1', 9001];
+    await request('GET', '/2018-06-01/strato/warm-up').catch(() => undefined);
+    awaitAssignment(Number(process.env.STRATO_ASSIGNMENT_FD));
+  }
+  [apiHost, apiPort] = splitHostPort(process.env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001');
+  taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  handlerSetting = process.env._HANDLER || '';
+  await main();
+}
 
 async function main() {
   let handler;

@@ -1,0 +1,189 @@
+/**
+ * Isolate cold starts, end to end over HTTP, in four server configurations (stem cells on/off × V8 code
+ * cache on/off), against a raw node:http baseline measured in the same run. Two kinds of cold start:
+ *   new version: deploy, then the first invoke (resolves the new version, loads the bundle from the
+ *     store, sends it to the host, compiles it from source: a new bundle has no code cache yet);
+ *   new instance of a known version: one instance is held busy (so the host keeps the bundle and its
+ *     code cache), the keep-alive is 100 ms, and each sample waits until the previous new instance was
+ *     reaped, then invokes: the scheduler starts a new instance of a version it already runs.
+ * Writes docs/isolate-cold-start.svg (CDFs, log-scale ms). Run `npm run build` first.
+ *   BENCH_ISOLATE_COLD_SAMPLES (default 200) samples per kind and configuration
+ */
+import { writeFileSync } from 'node:fs';
+import { cdfChartSvg, type CdfSeries } from './svg-cdf.js';
+import {
+  deploy,
+  fmt,
+  get,
+  machine,
+  newAgent,
+  percentile,
+  post,
+  sleep,
+  sleepyFunction,
+  startRawNode,
+  startStrato,
+  stopChild,
+  table,
+  type BenchServer,
+} from './isolate-kit.js';
+
+const SAMPLES = Number(process.env['BENCH_ISOLATE_COLD_SAMPLES'] ?? 200);
+const KEEP_ALIVE = '100ms';
+const BODY = '{"name":"bench"}';
+
+interface Config {
+  label: string;
+  stemCells: number;
+  codeCache: boolean;
+}
+
+const CONFIGS: Config[] = [
+  { label: 'stem cells + code cache', stemCells: 2, codeCache: true },
+  { label: 'stem cells, no code cache', stemCells: 2, codeCache: false },
+  { label: 'no stem cells, code cache', stemCells: 0, codeCache: true },
+  { label: 'no stem cells, no code cache', stemCells: 0, codeCache: false },
+];
+
+interface Samples {
+  endToEnd: number[];
+  init: number[];
+}
+
+async function initDurations(server: BenchServer, name: string): Promise<number[]> {
+  await sleep(400); // records are written in batches every 100 ms
+  const response = await fetch(`${server.url}/v1/functions/${name}/invocations?limit=1000`);
+  if (!response.ok) throw new Error(`invocations of ${name}: ${response.status} ${await response.text()}`);
+  const { invocations } = (await response.json()) as {
+    invocations: Array<{ cold: boolean; initDurationMs: number }>;
+  };
+  return invocations.filter((record) => record.cold).map((record) => record.initDurationMs);
+}
+
+async function newVersionColdStarts(server: BenchServer): Promise<Samples> {
+  const endToEnd: number[] = [];
+  const invokeUrl = `${server.url}/v1/functions/newver/invoke`;
+  for (let i = 0; i < SAMPLES + 5; i++) {
+    await deploy(server.url, 'newver', { code: sleepyFunction(`version ${i}`) });
+    const response = await post(invokeUrl, BODY);
+    if (response.status !== 200 || !response.cold)
+      throw new Error(`new-version invoke: ${response.status} cold=${response.cold} ${response.body}`);
+    if (i >= 5) endToEnd.push(response.ms); // the first few warm up the gateway's code paths
+  }
+  return { endToEnd, init: (await initDurations(server, 'newver')).slice(0, SAMPLES) };
+}
+
+async function knownVersionColdStarts(server: BenchServer): Promise<Samples> {
+  await deploy(server.url, 'scale', { code: sleepyFunction('scale'), concurrency: 64, timeout: '15m' });
+  const invokeUrl = `${server.url}/v1/functions/scale/invoke`;
+  const instancesUrl = `${server.url}/v1/functions/scale/instances`;
+  // Held busy for the whole run: the bundle and its code cache stay on the host.
+  const holder = post(invokeUrl, '{"sleepMs":600000}', newAgent()).catch(() => undefined);
+  const pollAgent = newAgent();
+  const endToEnd: number[] = [];
+  let misses = 0;
+  for (let i = 0; endToEnd.length < SAMPLES; i++) {
+    for (;;) {
+      const { body } = await get(instancesUrl, pollAgent);
+      const { instances } = JSON.parse(body) as { instances: Array<{ state: string }> };
+      if (instances.length === 1) break; // only the held one (its state reads 'starting' while leased)
+      await sleep(10);
+    }
+    const response = await post(invokeUrl, BODY);
+    if (response.status !== 200) throw new Error(`scale invoke: ${response.status} ${response.body}`);
+    if (!response.cold) {
+      misses++;
+      continue;
+    }
+    if (i >= 5) endToEnd.push(response.ms);
+  }
+  if (misses > 0) console.error(`known-version: ${misses} invokes were warm (skipped)`);
+  const init = (await initDurations(server, 'scale')).slice(0, SAMPLES);
+  void holder;
+  return { endToEnd, init };
+}
+
+async function warmLatencies(server: BenchServer): Promise<number[]> {
+  await deploy(server.url, 'warm', { code: sleepyFunction('warm') });
+  const url = `${server.url}/v1/functions/warm/invoke`;
+  const latencies: number[] = [];
+  for (let i = 0; i < 1000 + SAMPLES * 5; i++) {
+    const response = await post(url, BODY);
+    if (i >= 1000) latencies.push(response.ms);
+  }
+  return latencies;
+}
+
+async function main(): Promise<void> {
+  const raw = await startRawNode();
+  const rawLatencies: number[] = [];
+  const rows: string[][] = [];
+  const series: CdfSeries[] = [];
+  try {
+    for (let i = 0; i < 2000 + SAMPLES * 5; i++) {
+      const response = await post(raw.url, BODY);
+      if (i >= 2000) rawLatencies.push(response.ms);
+    }
+    const rawP50 = percentile(rawLatencies, 50);
+    rows.push([
+      'raw node:http "ok" (baseline)',
+      '',
+      fmt(rawP50, 3),
+      fmt(percentile(rawLatencies, 99), 3),
+      '',
+    ]);
+    series.push({ label: 'raw node:http "ok" (baseline)', values: rawLatencies, dashed: true });
+    for (const [index, config] of CONFIGS.entries()) {
+      const server = await startStrato({
+        STRATO_ISOLATE_STEM_CELLS: String(config.stemCells),
+        STRATO_ISOLATE_CODE_CACHE: String(config.codeCache),
+        STRATO_KEEP_ALIVE: KEEP_ALIVE,
+      });
+      try {
+        if (index === 0) {
+          const warm = await warmLatencies(server);
+          rows.push([
+            'strato warm invoke',
+            '',
+            fmt(percentile(warm, 50), 3),
+            fmt(percentile(warm, 99), 3),
+            '',
+          ]);
+          series.push({ label: 'strato warm invoke', values: warm, dashed: true });
+        }
+        const newVersion = await newVersionColdStarts(server);
+        const knownVersion = await knownVersionColdStarts(server);
+        for (const [kind, samples] of [
+          ['new version', newVersion],
+          ['new instance', knownVersion],
+        ] as const) {
+          rows.push([
+            `${kind}, ${config.label}`,
+            String(samples.endToEnd.length),
+            fmt(percentile(samples.endToEnd, 50), 3),
+            fmt(percentile(samples.endToEnd, 99), 3),
+            `${fmt(percentile(samples.init, 50), 3)} / ${fmt(percentile(samples.init, 99), 3)}`,
+          ]);
+          series.push({ label: `${kind}, ${config.label}`, values: samples.endToEnd });
+        }
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    await stopChild(raw.child);
+  }
+  console.log(`\n${machine()}, isolate cold starts end to end over HTTP (one keep-alive connection)\n`);
+  console.log(table(['what', 'n', 'p50 ms', 'p99 ms', 'server-side init p50 / p99 ms'], rows));
+  writeFileSync(
+    'docs/isolate-cold-start.svg',
+    cdfChartSvg({
+      title: 'Isolate cold start, end to end over HTTP (CDF)',
+      subtitle: `${machine()}, n=${SAMPLES} per line; process tier not included (its bench writes no data file)`,
+      series,
+    }),
+  );
+  console.log('\nwrote docs/isolate-cold-start.svg');
+}
+
+await main();
