@@ -1,6 +1,7 @@
 import {
   CreateAliasCommand,
   CreateFunctionCommand,
+  DeleteAliasCommand,
   DeleteFunctionCommand,
   GetAliasCommand,
   GetFunctionCommand,
@@ -243,6 +244,12 @@ describe('the unmodified @aws-sdk/client-lambda against Strato', () => {
         new GetFunctionCommand({ FunctionName: name, Qualifier: v1.Version }),
       );
       expect(oldVersion.Configuration).toMatchObject({ Version: v1.Version, MemorySize: 256 });
+
+      // An alias can go on its own.
+      await lambda.send(new DeleteAliasCommand({ FunctionName: name, Name: 'live' }));
+      expect(
+        await errorOf(lambda.send(new GetAliasCommand({ FunctionName: name, Name: 'live' }))),
+      ).toBeInstanceOf(ResourceNotFoundException);
 
       // Delete: gone for the SDK and for the native API.
       await lambda.send(new DeleteFunctionCommand({ FunctionName: name }));
