@@ -20,6 +20,7 @@ import { HybridKeepAlivePolicy } from './keepalive/hybrid-policy.js';
 import { StackMapper } from './invoke/stack-mapper.js';
 import { VersionResolver } from './invoke/version-resolver.js';
 import { InvocationRecorder } from './observe/invocation-recorder.js';
+import { PlatformMetrics } from './observe/metrics.js';
 import { createLogger } from './observe/logger.js';
 import { extractZip } from './build/zip-archive.js';
 import { IsolateSandbox } from './sandbox/isolate/isolate-sandbox.js';
@@ -68,7 +69,15 @@ export async function startServer(
   });
   const resolver = new VersionResolver(store);
   const recorder = new InvocationRecorder(store, logger);
+  // Gauges read the scheduler and the queue at scrape time; `queue` is opened below, before any scrape.
+  const metrics = new PlatformMetrics({
+    instances: () => scheduler.list(),
+    memoryUsedMb: () => scheduler.capacity.memoryUsed,
+    memoryBudgetMb: () => scheduler.capacity.memoryBudgetMb,
+    queueDepth: () => queue.depth(),
+  });
   const invoker = new Invoker({
+    metrics,
     store,
     scheduler,
     resolver,
@@ -137,6 +146,7 @@ export async function startServer(
     logger,
     maxPayloadBytes: config.maxPayload,
     maxBundleBytes: config.maxBundle,
+    metrics,
   });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();

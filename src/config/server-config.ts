@@ -63,7 +63,7 @@ export const serverConfigSchema = z.strictObject({
   /** Concurrent executions on this node over all functions; reserved concurrency comes out of it. */
   totalConcurrency: z.coerce.number().int().min(1).max(100_000).default(1000),
   /**
-   * Memory for function instances: a busy instance counts its memory limit, an idle isolate ~2 MB.
+   * Memory for function instances: a busy instance counts its memory limit, an idle isolate 1.5 MB.
    * @default three quarters of the machine's memory
    */
   instanceMemory: byteSize.default(Math.floor(os.totalmem() * 0.75)),

@@ -10,11 +10,13 @@ import { StratoError } from '../core/strato-error.js';
 import type { FunctionService } from '../control/function-service.js';
 import type { AsyncInvocations } from '../invoke/async-invocations.js';
 import type { Invoker } from '../invoke/invoker.js';
+import type { PlatformMetrics } from '../observe/metrics.js';
 import type { Scheduler } from '../scheduler/instance-pool.js';
 import { sendError } from './errors.js';
 import { registerAliasRoutes } from './routes/alias-routes.js';
 import { registerDlqRoutes } from './routes/dlq-routes.js';
 import { registerFunctionRoutes } from './routes/functions-routes.js';
+import { registerMetricsRoutes } from './routes/metrics-routes.js';
 import { registerRecordRoutes } from './routes/records-routes.js';
 import { registerTriggerRoutes } from './routes/trigger-routes.js';
 import type { TriggerService } from '../triggers/trigger-service.js';
@@ -32,6 +34,8 @@ export interface HttpDependencies {
   lambdaApi: LambdaApi;
   /** Cron triggers (src/triggers/). */
   triggers: TriggerService;
+  /** Served as `GET /metrics` (Prometheus). @default no metrics route */
+  metrics?: PlatformMetrics;
 }
 
 /**
@@ -78,6 +82,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async () => {
     await deps.store.getFunction('readiness-probe');
+    await deps.asyncInvocations.checkReady();
     return { status: 'ready' };
   });
 
@@ -86,5 +91,6 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   registerRecordRoutes(app, deps.store, deps.asyncInvocations);
   registerTriggerRoutes(app, deps.triggers);
   registerDlqRoutes(app, deps.asyncInvocations);
+  if (deps.metrics !== undefined) registerMetricsRoutes(app, deps.metrics);
   return app;
 }

@@ -82,6 +82,11 @@ export class AsyncInvocations {
     return this.queue.purgeDead(functionName);
   }
 
+  /** Readiness: one lookup by key, so the probe costs the queue nothing and fails when it cannot be read. */
+  async checkReady(): Promise<void> {
+    await this.queue.get('readiness-probe');
+  }
+
   async get(id: string): Promise<QueuedInvocation> {
     const invocation = await this.queue.get(id);
     if (invocation === undefined) {

@@ -4,9 +4,10 @@ import type { VersionRecord } from '../core/function.js';
 import type { InvocationRecord, InvocationTrigger, LogLine } from '../core/invocation.js';
 import type { InstanceSpec, InvokePayload, InvokeResult } from '../core/sandbox.js';
 import type { Store } from '../core/store.js';
-import { StratoError } from '../core/strato-error.js';
-import type { Scheduler } from '../scheduler/instance-pool.js';
+import { isStratoError, StratoError } from '../core/strato-error.js';
+import type { Lease, Scheduler } from '../scheduler/instance-pool.js';
 import type { InvocationRecorder } from '../observe/invocation-recorder.js';
+import type { InvocationMetrics } from '../observe/metrics.js';
 import type { VersionResolver } from './version-resolver.js';
 import type { StackMapper } from './stack-mapper.js';
 import { bucketParamsOf, RateLimiter, rateLimitKey } from '../ratelimit/rate-limiter.js';
@@ -36,6 +37,8 @@ export interface InvokerDependencies {
   logger: Logger;
   /** Per-function invocation rate limits (node-local buckets). @default a new RateLimiter */
   rateLimiter?: RateLimiter;
+  /** Prometheus counters of outcomes, durations, cold starts and throttles. @default none recorded */
+  metrics?: InvocationMetrics;
 }
 
 /**
@@ -60,7 +63,15 @@ export class Invoker {
     if (!this.accepting) throw new StratoError('SHUTTING_DOWN', 'the server is shutting down');
     const version = await this.deps.resolver.resolve(input.functionName, input.qualifier);
     this.checkRateLimit(version);
-    const lease = await this.deps.scheduler.acquire(this.specOf(version));
+    let lease: Lease;
+    try {
+      lease = await this.deps.scheduler.acquire(this.specOf(version));
+    } catch (error) {
+      if (isStratoError(error) && error.code === 'TOO_MANY_REQUESTS') {
+        this.deps.metrics?.throttle(version.functionName, 'concurrency');
+      }
+      throw error;
+    }
     const invocationId = randomUUID();
     const startedAt = new Date();
     const request = {
@@ -80,6 +91,16 @@ export class Invoker {
           lease.release();
           const result = await this.mapStack(settled, version);
           if (!responded) respond(result);
+          this.deps.metrics?.invocation({
+            functionName: version.functionName,
+            version: version.version,
+            trigger: input.trigger,
+            outcome: result.outcome,
+            tier: lease.instance.tier,
+            cold: lease.cold,
+            durationMs: result.durationMs,
+            initDurationMs: result.initDurationMs,
+          });
           this.record(invocationId, input.trigger, version, startedAt, lease.cold, result);
         })
         .catch((error: unknown) => {
@@ -112,6 +133,7 @@ export class Invoker {
     }
     const consumed = this.rateLimiter.tryConsume(key, bucketParamsOf(policy));
     if (consumed.ok) return;
+    this.deps.metrics?.throttle(version.functionName, 'rate');
     const retryAfterSeconds = Math.max(1, Math.ceil(consumed.retryAfterMs / 1000));
     throw new StratoError(
       'RATE_LIMITED',

@@ -87,10 +87,12 @@ const versionKey = (spec: InstanceSpec) => `${spec.codeSha256}:${spec.version}`;
 
 /**
  * What an idle instance holds, in MB. An idle isolate is its compiled code and a small heap (measured:
- * ~1-2 MB); an idle process keeps whatever it allocated, so it is counted at its limit.
+ * 1.34 MB of host RSS per idle isolate with the guest runtime and a small function loaded,
+ * bench/isolate-footprint.ts; rounded up); an idle process keeps whatever it allocated, so it is counted
+ * at its limit.
  */
 function idleFootprintMb(tier: SandboxTier, limitMb: number): number {
-  return tier === 'isolate' ? Math.min(2, limitMb) : limitMb;
+  return tier === 'isolate' ? Math.min(1.5, limitMb) : limitMb;
 }
 
 /**
