@@ -1,4 +1,4 @@
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupLayout } from './host-capabilities.js';
@@ -52,6 +52,45 @@ export class InstanceCgroup {
     const cgroup = new InstanceCgroup(layout, dirs);
     await cgroup.applyLimits(limits);
     return cgroup;
+  }
+
+  /**
+   * Removes instance cgroups a previous server left behind (it was killed before it could clean up): empty
+   * ones older than `minAgeMs`. The age keeps it away from another running server's cgroup created a moment
+   * ago, whose process has not joined yet. Returns how many went.
+   */
+  static async removeStale(
+    layout: CgroupLayout,
+    minAgeMs = 60_000,
+    now = Date.now(),
+    /** Only cgroups whose name starts with this (tests narrow it to their own). */
+    prefix = 'strato-',
+  ): Promise<number> {
+    const parents =
+      layout.version === 'v1'
+        ? [...new Set([layout.memory, layout.pids, layout.cpu])].map((root) => join(root, 'strato'))
+        : [join(layout.root, 'strato')];
+    let removed = 0;
+    for (const parent of parents) {
+      const children = await readdir(parent).catch(() => [] as string[]);
+      for (const child of children) {
+        if (!child.startsWith(prefix) || !child.startsWith('strato-') || !safeId.test(child)) continue;
+        const dir = join(parent, child);
+        const info = await stat(dir).catch(() => undefined);
+        if (info === undefined || !info.isDirectory() || now - info.mtimeMs < minAgeMs) continue;
+        const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => 'unreadable');
+        if (procs.trim() !== '') continue;
+        // rmdir fails harmlessly if a process joined in the meantime.
+        if (
+          await rmdir(dir).then(
+            () => true,
+            () => false,
+          )
+        )
+          removed++;
+      }
+    }
+    return removed;
   }
 
   /** The `cgroup.procs` files a process writes `0` into to join this cgroup. */

@@ -5,6 +5,7 @@ import { probeNodeBinary, type NodeRuntimesConfig } from '../../config/node-runt
 import type { InstanceSpec, Sandbox, SandboxInstance } from '../../core/sandbox.js';
 import { StratoError } from '../../core/strato-error.js';
 import { CodeCache, type ZipExtractor } from './code-cache.js';
+import { InstanceCgroup } from './cgroup.js';
 import { detectConfinement } from './host-capabilities.js';
 import { ProcessInstance } from './process-instance.js';
 import { socatPath, taskRoot } from './runtime-forwarder.js';
@@ -49,6 +50,8 @@ export class ProcessSandbox implements Sandbox {
   static async create(options: ProcessSandboxOptions): Promise<ProcessSandbox> {
     const support = await detectConfinement();
     if (!support.ok) throw new StratoError('INTERNAL', `process sandbox unavailable: ${support.reason}`);
+    const stale = await InstanceCgroup.removeStale(support.layout);
+    if (stale > 0) options.logger.info({ stale }, 'removed cgroups left behind by an earlier server');
     // The Runtime API forwarder inside each instance; without it no runtime could reach its endpoint.
     await access(socatPath, constants.X_OK).catch((error: unknown) => {
       throw new StratoError('INTERNAL', `process sandbox unavailable: ${socatPath} is missing`, {
