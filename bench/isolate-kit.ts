@@ -104,6 +104,8 @@ export interface TimedResponse {
   ms: number;
   /** Strato's `x-strato-cold` header: this invocation started its instance. */
   cold: boolean;
+  /** Strato's `x-strato-invocation-id` header. */
+  invocationId: string | undefined;
 }
 
 /** An agent per caller: one keep-alive connection each, so a held request does not block the next. */
@@ -130,6 +132,7 @@ export function post(url: string, body: string, agent: http.Agent = defaultAgent
             body: text,
             ms: Number(process.hrtime.bigint() - startedAt) / 1e6,
             cold: res.headers['x-strato-cold'] === 'true',
+            invocationId: res.headers['x-strato-invocation-id'] as string | undefined,
           }),
         );
       },
@@ -154,6 +157,7 @@ export function get(url: string, agent: http.Agent = defaultAgent): Promise<Time
             body: text,
             ms: Number(process.hrtime.bigint() - startedAt) / 1e6,
             cold: res.headers['x-strato-cold'] === 'true',
+            invocationId: res.headers['x-strato-invocation-id'] as string | undefined,
           }),
         );
       })

@@ -18,13 +18,29 @@ export interface CdfChartOptions {
   width?: number;
 }
 
-const COLORS = ['#555555', '#999999', '#1f77b4', '#6baed6', '#d62728', '#ff9896', '#2ca02c', '#98df8a'];
-const COLORS_MORE = ['#9467bd', '#c5b0d5', '#8c564b', '#c49c94', '#e377c2', '#f7b6d2'];
+/** Baselines in greys, then a pair of shades per configuration (new version, new instance). */
+const COLORS = [
+  '#444444',
+  '#888888',
+  '#bbbbbb',
+  '#1f77b4',
+  '#6baed6',
+  '#d62728',
+  '#ff9896',
+  '#2ca02c',
+  '#98df8a',
+  '#9467bd',
+  '#c5b0d5',
+  '#8c564b',
+  '#c49c94',
+  '#e377c2',
+  '#f7b6d2',
+];
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export function cdfChartSvg(options: CdfChartOptions): string {
-  const width = options.width ?? 960;
+  const width = options.width ?? 1100;
   const plot = { left: 70, top: 64, width: width - 100, height: 380 };
   const legendRowHeight = 20;
   const legendColumns = 2;
@@ -77,9 +93,8 @@ export function cdfChartSvg(options: CdfChartOptions): string {
     `<rect x="${plot.left}" y="${plot.top}" width="${plot.width}" height="${plot.height}" fill="none" stroke="#333"/>`,
     `<text x="${plot.left + plot.width / 2}" y="${plot.top + plot.height + 34}" text-anchor="middle">ms (log scale)</text>`,
   );
-  const palette = [...COLORS, ...COLORS_MORE];
   options.series.forEach((series, index) => {
-    const color = palette[index % palette.length]!;
+    const color = COLORS[index % COLORS.length]!;
     const sorted = [...series.values].sort((a, b) => a - b);
     const points: string[] = [];
     sorted.forEach((ms, i) => {

@@ -5,6 +5,7 @@
  */
 import type { GatewayToHost, HostToGateway } from '../host-protocol.js';
 import { CompiledCode, wrapFunctionCode } from './compiled-code.js';
+import { GuestRuntimeImage } from './guest-runtime-image.js';
 import { IsolateInstance } from './isolate-instance.js';
 import { StemCellPool } from './stem-cell.js';
 import { MessageBatcher } from '../message-batcher.js';
@@ -12,7 +13,7 @@ import { MessageBatcher } from '../message-batcher.js';
 const batcher = new MessageBatcher<HostToGateway>((messages) => process.send?.(messages));
 const send = (message: HostToGateway) => batcher.send(message);
 
-let runtime: CompiledCode | undefined;
+let runtime: GuestRuntimeImage | undefined;
 let stemCells: StemCellPool | undefined;
 let codeCache = true;
 const codes = new Map<string, CompiledCode>();
@@ -22,7 +23,7 @@ function handle(message: GatewayToHost): void {
   switch (message.t) {
     case 'configure':
       codeCache = message.codeCache;
-      runtime = new CompiledCode(message.runtimeSource, 'strato:runtime.js', codeCache);
+      runtime = new GuestRuntimeImage(message.runtimeSource, codeCache);
       stemCells = new StemCellPool(runtime, message.stemCells);
       send({ t: 'ready', pid: process.pid });
       return;

@@ -9,6 +9,7 @@ import type {
 } from '../../../guest/protocol.js';
 import type { HostCompletion, HostCompletionStatus } from '../host-protocol.js';
 import { cleanGuestStack, type CompiledCode } from './compiled-code.js';
+import type { GuestRuntimeImage } from './guest-runtime-image.js';
 import { createStemCell, type CellOwner, type GuestInvoke, type StemCellPool } from './stem-cell.js';
 
 /**
@@ -21,7 +22,7 @@ const HEAVY_SYNC_CALL_NS = 20_000_000n;
 
 export interface InstanceOptions {
   instanceId: string;
-  runtime: CompiledCode;
+  runtime: GuestRuntimeImage;
   stemCells: StemCellPool;
   code: CompiledCode;
   config: GuestInitConfig;
@@ -93,6 +94,7 @@ export class IsolateInstance implements CellOwner {
       if (cell.isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.heavy = true;
       cell.loadRef.release();
       const init = JSON.parse(initJson) as GuestInitResult;
+      if (init.ok && code.wantsCache) this.scheduleCacheProduction();
       this.init = {
         durationMs: performance.now() - startedAt,
         logsJson: init.logsJson,
@@ -108,6 +110,36 @@ export class IsolateInstance implements CellOwner {
         verdict,
       };
     }
+  }
+
+  /**
+   * On a timer: timers run after the current turn's setImmediate work, so the first invocation's result
+   * is sent before the cache is made. A heavy instance may be running on isolated-vm's thread pool (a
+   * synchronous compile would wait for it); the next instance makes the cache instead.
+   */
+  private scheduleCacheProduction(): void {
+    setTimeout(() => {
+      const isolate = this.isolate;
+      if (this.dead || this.heavy || isolate === undefined) return;
+      try {
+        this.options.code.produceCacheFrom(isolate);
+      } catch {
+        // No cache this time (memory limit, say): a later instance tries again.
+      }
+    }, 0);
+  }
+
+  /** The runtime's cache with its load and invoke paths compiled (once per host), after results are out. */
+  private scheduleRuntimeCache(): void {
+    setTimeout(() => {
+      const isolate = this.isolate;
+      if (this.dead || this.heavy || this.running !== undefined || isolate === undefined) return;
+      try {
+        this.options.runtime.learnFrom(isolate);
+      } catch {
+        // Keep the cache made from evaluation.
+      }
+    }, 0);
   }
 
   invoke(invocationId: string, kind: GuestPayloadKind, payload: string, deadline: number): void {
@@ -237,6 +269,7 @@ export class IsolateInstance implements CellOwner {
     initFailed = false,
   ): void {
     this.running = undefined;
+    if (status === 'ok' && this.options.runtime.wantsServedCache) this.scheduleRuntimeCache();
     clearTimeout(running.deadlineTimer);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();

@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm';
 import type { GuestCompletionStatus, GuestPayloadKind, GuestResponseKind } from '../../../guest/protocol.js';
 import { webHostBindings } from '../web-host-bindings.js';
-import type { CompiledCode } from './compiled-code.js';
+import type { GuestRuntimeImage } from './guest-runtime-image.js';
 
 const MIN_ISOLATE_MEMORY_MB = 8;
 
@@ -40,31 +40,27 @@ export interface StemCell {
   owner: CellOwner | undefined;
 }
 
-export function createStemCell(runtime: CompiledCode, memoryMb: number): StemCell {
-  const isolate = new ivm.Isolate({ memoryLimit: Math.max(MIN_ISOLATE_MEMORY_MB, memoryMb) });
+export function createStemCell(runtime: GuestRuntimeImage, memoryMb: number): StemCell {
+  const isolate = runtime.newIsolate(Math.max(MIN_ISOLATE_MEMORY_MB, memoryMb));
   try {
     const context = isolate.createContextSync();
     // One object, mutated below: the callbacks read `owner` from this very object.
     const cell = { isolate, context, memoryMb, owner: undefined } as StemCell;
-    context.evalClosureSync(
-      'globalThis.__strato_host = { setTimer: $0, clearTimer: $1, randomBytes: $2, parseUrl: $3, complete: $4 };',
-      [
-        new ivm.Callback((id: number, delayMs: number) => cell.owner?.setTimer(id, delayMs)),
-        new ivm.Callback((id: number) => cell.owner?.clearTimer(id)),
-        new ivm.Callback(webHostBindings.randomBytes),
-        new ivm.Callback(webHostBindings.parseUrl),
-        new ivm.Callback(
-          (
-            invocationId: string,
-            status: GuestCompletionStatus,
-            kind: GuestResponseKind,
-            body: string,
-            logsJson: string,
-          ) => cell.owner?.complete(invocationId, status, kind, body, logsJson),
-        ),
-      ],
-    );
-    runtime.compile(isolate).runSync(context, { release: true });
+    runtime.install(isolate, context, [
+      new ivm.Callback((id: number, delayMs: number) => cell.owner?.setTimer(id, delayMs)),
+      new ivm.Callback((id: number) => cell.owner?.clearTimer(id)),
+      new ivm.Callback(webHostBindings.randomBytes),
+      new ivm.Callback(webHostBindings.parseUrl),
+      new ivm.Callback(
+        (
+          invocationId: string,
+          status: GuestCompletionStatus,
+          kind: GuestResponseKind,
+          body: string,
+          logsJson: string,
+        ) => cell.owner?.complete(invocationId, status, kind, body, logsJson),
+      ),
+    ]);
     const runtimeRef = context.global.getSync('__strato_runtime', { reference: true }) as ivm.Reference<
       Record<string, unknown>
     >;
@@ -93,7 +89,7 @@ export class StemCellPool {
 
   /** @param cellsPerSize cells kept per memory size; 0 keeps none (every isolate is made on demand). */
   constructor(
-    private readonly runtime: CompiledCode,
+    private readonly runtime: GuestRuntimeImage,
     private readonly cellsPerSize = 2,
     initialSizes: number[] = [128],
   ) {
