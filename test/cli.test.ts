@@ -121,12 +121,12 @@ describe('the strato CLI against a real server', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const queued = await fetch(`${url}/v1/functions/${name}/invoke`, {
-      method: 'POST',
-      headers: { prefer: 'respond-async' },
-      body: '{}',
-    });
-    const { invocationId } = (await queued.json()) as { invocationId: string };
+    const queued = await strato('invoke', name, '--async', '--idempotency-key', 'cli-1');
+    const invocationId = queued.stdout.trim();
+    expect(queued.stderr).toBe('(queued)\n');
+    const again = await strato('invoke', name, '--async', '--idempotency-key', 'cli-1');
+    expect(again.stdout.trim()).toBe(invocationId);
+    expect(again.stderr).toMatch(/same idempotency key/);
     await expect
       .poll(async () => (await strato('dlq', 'ls', name)).stdout, { timeout: 15_000 })
       .toContain(invocationId);

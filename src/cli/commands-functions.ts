@@ -7,32 +7,49 @@ export function registerFunctionCommands(program: Command): void {
   withCommon(program.command('invoke <name>').description('invoke a function with a JSON event'))
     .option('--data <json>', 'the event (JSON)', '{}')
     .option('--version <qualifier>', 'version number or $LATEST')
-    .action(async (name: string, options: CommonOptions & { data: string; version?: string }) => {
-      try {
-        const response = await clientFor(options).invoke(
-          name,
-          options.data,
-          options.version === undefined ? {} : { version: options.version },
-        );
-        if (options.json) {
-          printJson({
-            ...response,
-            headers: Object.fromEntries(response.headers),
-            body: tryJson(response.body),
-          });
-        } else {
-          console.log(response.body);
-          console.error(
-            response.invocationId === null
-              ? `(${response.status})`
-              : `(${response.status}, version ${String(response.version)}, ${response.cold ? 'cold' : 'warm'}, invocation ${response.invocationId})`,
+    .option('--async', 'queue it (Prefer: respond-async) and print the invocation id')
+    .option('--idempotency-key <key>', 'with --async: a repeat with the same key runs once')
+    .action(
+      async (
+        name: string,
+        options: CommonOptions & { data: string; version?: string; async?: boolean; idempotencyKey?: string },
+      ) => {
+        try {
+          if (options.async === true) {
+            const queued = await clientFor(options).invokeAsync(name, options.data, {
+              ...(options.version === undefined ? {} : { version: options.version }),
+              ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+            });
+            if (options.json) return printJson(queued);
+            console.log(queued.invocationId);
+            console.error(queued.duplicate ? '(queued before: same idempotency key)' : '(queued)');
+            return;
+          }
+          const response = await clientFor(options).invoke(
+            name,
+            options.data,
+            options.version === undefined ? {} : { version: options.version },
           );
+          if (options.json) {
+            printJson({
+              ...response,
+              headers: Object.fromEntries(response.headers),
+              body: tryJson(response.body),
+            });
+          } else {
+            console.log(response.body);
+            console.error(
+              response.invocationId === null
+                ? `(${response.status})`
+                : `(${response.status}, version ${String(response.version)}, ${response.cold ? 'cold' : 'warm'}, invocation ${response.invocationId})`,
+            );
+          }
+          if (response.status >= 400) process.exit(1);
+        } catch (error) {
+          fail(error);
         }
-        if (response.status >= 400) process.exit(1);
-      } catch (error) {
-        fail(error);
-      }
-    });
+      },
+    );
 
   withCommon(program.command('list').alias('ls').description('list functions')).action(
     async (options: CommonOptions) => {
