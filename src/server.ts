@@ -147,6 +147,11 @@ export async function startServer(
     maxPayloadBytes: config.maxPayload,
     maxBundleBytes: config.maxBundle,
     metrics,
+    edge: {
+      headersTimeoutMs: config.headersTimeout,
+      requestTimeoutMs: config.requestTimeout,
+      maxHeaderBytes: config.maxHeaderSize,
+    },
   });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();

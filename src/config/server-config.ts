@@ -17,74 +17,86 @@ const lambdaCredentialSchema = z.strictObject({
 });
 
 /** Everything the server can be configured with; every field has an embedded default. */
-export const serverConfigSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
-  port: z.coerce.number().int().min(0).max(65535).default(8080),
-  dataDir: z.string().min(1).default('.strato'),
-  store: storeSchema.default({ kind: 'sqlite' }),
-  /** Idle instances are disposed after this. */
-  keepAlive: durationMs.default(600_000),
-  /** Isolate host processes (each runs many isolates). */
-  isolateHosts: z.coerce.number().int().min(1).max(64).default(2),
-  /**
-   * Isolates kept ready per memory size in each isolate host, with the guest runtime already evaluated
-   * (stem cells); a cold start takes one. 0 creates every isolate on demand.
-   */
-  isolateStemCells: z.coerce.number().int().min(0).max(64).default(2),
-  /**
-   * Reuse V8 code cache data (produced by Strato, per host) when compiling the guest runtime and bundles.
-   * false compiles every script from source (for measurements).
-   */
-  isolateCodeCache: z
-    .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
-    .default(true),
-  /** Largest request body accepted by invoke and HTTP triggers. */
-  maxPayload: byteSize.default(6 * 1024 * 1024),
-  /** Largest deploy body (bundle + source map). */
-  maxBundle: byteSize.default(64 * 1024 * 1024),
-  /** Console output kept per invocation; the rest is counted and dropped. */
-  logLimitPerInvocation: byteSize.default(256 * 1024),
-  /** How long a request waits for a free instance when its function is at its concurrency. */
-  maxQueueWait: durationMs.default(10_000),
-  /** How long shutdown waits for in-flight invocations. */
-  shutdownGrace: durationMs.default(30_000),
-  /** Async invocations running at once on this node; the rest wait in the durable queue. */
-  asyncConcurrency: z.coerce.number().int().min(1).max(1000).default(8),
-  /** First retry delay of a failed async invocation (doubling, with jitter, up to 5 min). */
-  asyncRetryBaseDelay: durationMs.default(1_000),
-  /** Lease on a running async invocation, renewed while it runs; a crashed node's work reappears after it. */
-  asyncLease: durationMs.default(30_000),
-  /**
-   * `fixed`: idle instances live `keepAlive` after their last call. `hybrid`: the ATC'20 histogram policy
-   * learns each function's idle times, unloads instances it expects to idle long and pre-warms one shortly
-   * before the next expected call (`keepAlive` is its fallback). See docs/keepalive.md.
-   */
-  keepAlivePolicy: z.enum(['fixed', 'hybrid']).default('fixed'),
-  /** Concurrent executions on this node over all functions; reserved concurrency comes out of it. */
-  totalConcurrency: z.coerce.number().int().min(1).max(100_000).default(1000),
-  /**
-   * Memory for function instances: a busy instance counts its memory limit, an idle isolate 1.5 MB.
-   * @default three quarters of the machine's memory
-   */
-  instanceMemory: byteSize.default(Math.floor(os.totalmem() * 0.75)),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /**
-   * Node binary per Lambda Node.js runtime (`{"nodejs22.x": "/opt/node22/bin/node"}`); a runtime not named
-   * here runs on the Node Strato itself runs on. Each source (file, env, flags) overrides per runtime.
-   */
-  nodeRuntimes: nodeRuntimesSchema.default({}),
-  /**
-   * Process-tier sandboxes kept confined ahead of need, per pool (one for `provided.*` runtimes, one per Node
-   * binary with Node already started); each cold start takes one. 0 starts every instance from scratch.
-   */
-  processPoolSize: z.coerce.number().int().min(0).max(32).default(2),
-  /**
-   * Access key pairs the Lambda API (`/2015-03-31/...`, AWS Signature V4) accepts. Empty: the Lambda API
-   * answers every request with 403 (it is never open). Until namespaced keys exist, one pair usually comes
-   * from `STRATO_LAMBDA_ACCESS_KEY_ID` / `STRATO_LAMBDA_SECRET_ACCESS_KEY`.
-   */
-  lambdaCredentials: z.array(lambdaCredentialSchema).default([]),
-});
+export const serverConfigSchema = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65535).default(8080),
+    dataDir: z.string().min(1).default('.strato'),
+    store: storeSchema.default({ kind: 'sqlite' }),
+    /** Idle instances are disposed after this. */
+    keepAlive: durationMs.default(600_000),
+    /** Isolate host processes (each runs many isolates). */
+    isolateHosts: z.coerce.number().int().min(1).max(64).default(2),
+    /**
+     * Isolates kept ready per memory size in each isolate host, with the guest runtime already evaluated
+     * (stem cells); a cold start takes one. 0 creates every isolate on demand.
+     */
+    isolateStemCells: z.coerce.number().int().min(0).max(64).default(2),
+    /**
+     * Reuse V8 code cache data (produced by Strato, per host) when compiling the guest runtime and bundles.
+     * false compiles every script from source (for measurements).
+     */
+    isolateCodeCache: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
+      .default(true),
+    /** Largest request body accepted by invoke and HTTP triggers. */
+    maxPayload: byteSize.default(6 * 1024 * 1024),
+    /** Largest deploy body (bundle + source map). */
+    maxBundle: byteSize.default(64 * 1024 * 1024),
+    /** Console output kept per invocation; the rest is counted and dropped. */
+    logLimitPerInvocation: byteSize.default(256 * 1024),
+    /** How long a request waits for a free instance when its function is at its concurrency. */
+    maxQueueWait: durationMs.default(10_000),
+    /** A client must have sent its request headers within this (slow clients get 408 and are cut off). */
+    headersTimeout: durationMs.default(10_000),
+    /** A client must have sent its whole request within this (a large deploy on a slow link needs time). */
+    requestTimeout: durationMs.default(300_000),
+    /** Largest request head (request line + headers); larger ones get 431. */
+    maxHeaderSize: byteSize.default(16 * 1024),
+    /** How long shutdown waits for in-flight invocations. */
+    shutdownGrace: durationMs.default(30_000),
+    /** Async invocations running at once on this node; the rest wait in the durable queue. */
+    asyncConcurrency: z.coerce.number().int().min(1).max(1000).default(8),
+    /** First retry delay of a failed async invocation (doubling, with jitter, up to 5 min). */
+    asyncRetryBaseDelay: durationMs.default(1_000),
+    /** Lease on a running async invocation, renewed while it runs; a crashed node's work reappears after it. */
+    asyncLease: durationMs.default(30_000),
+    /**
+     * `fixed`: idle instances live `keepAlive` after their last call. `hybrid`: the ATC'20 histogram policy
+     * learns each function's idle times, unloads instances it expects to idle long and pre-warms one shortly
+     * before the next expected call (`keepAlive` is its fallback). See docs/keepalive.md.
+     */
+    keepAlivePolicy: z.enum(['fixed', 'hybrid']).default('fixed'),
+    /** Concurrent executions on this node over all functions; reserved concurrency comes out of it. */
+    totalConcurrency: z.coerce.number().int().min(1).max(100_000).default(1000),
+    /**
+     * Memory for function instances: a busy instance counts its memory limit, an idle isolate 1.5 MB.
+     * @default three quarters of the machine's memory
+     */
+    instanceMemory: byteSize.default(Math.floor(os.totalmem() * 0.75)),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * Node binary per Lambda Node.js runtime (`{"nodejs22.x": "/opt/node22/bin/node"}`); a runtime not named
+     * here runs on the Node Strato itself runs on. Each source (file, env, flags) overrides per runtime.
+     */
+    nodeRuntimes: nodeRuntimesSchema.default({}),
+    /**
+     * Process-tier sandboxes kept confined ahead of need, per pool (one for `provided.*` runtimes, one per Node
+     * binary with Node already started); each cold start takes one. 0 starts every instance from scratch.
+     */
+    processPoolSize: z.coerce.number().int().min(0).max(32).default(2),
+    /**
+     * Access key pairs the Lambda API (`/2015-03-31/...`, AWS Signature V4) accepts. Empty: the Lambda API
+     * answers every request with 403 (it is never open). Until namespaced keys exist, one pair usually comes
+     * from `STRATO_LAMBDA_ACCESS_KEY_ID` / `STRATO_LAMBDA_SECRET_ACCESS_KEY`.
+     */
+    lambdaCredentials: z.array(lambdaCredentialSchema).default([]),
+  })
+  // node:http refuses a headers timeout longer than the whole-request timeout.
+  .refine((config) => config.headersTimeout <= config.requestTimeout, {
+    message: 'headersTimeout must not be longer than requestTimeout',
+    path: ['headersTimeout'],
+  });
 
 export type ServerConfigInput = z.input<typeof serverConfigSchema>;
 export type ServerConfig = z.output<typeof serverConfigSchema>;

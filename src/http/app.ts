@@ -36,6 +36,16 @@ export interface HttpDependencies {
   triggers: TriggerService;
   /** Served as `GET /metrics` (Prometheus). @default no metrics route */
   metrics?: PlatformMetrics;
+  /** Limits on slow or oversized request heads (slowloris, header floods). @default Node's own */
+  edge?: EdgeLimits;
+}
+
+/** How long a client may take to send its headers and its whole request, and how large the head may be. */
+export interface EdgeLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Larger heads are refused with 431 before any route runs. */
+  maxHeaderBytes: number;
 }
 
 /**
@@ -61,11 +71,22 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
     genReqId: nextRequestId,
     // The data plane (invoke, HTTP trigger) is served before Fastify sees the request.
     serverFactory: (fastifyHandler) =>
-      createServer((request, response) => {
-        if (!invokeGateway(request, response) && !lambdaGateway(request, response)) {
-          fastifyHandler(request, response);
-        }
-      }),
+      createServer(
+        deps.edge === undefined
+          ? {}
+          : {
+              headersTimeout: deps.edge.headersTimeoutMs,
+              requestTimeout: deps.edge.requestTimeoutMs,
+              maxHeaderSize: deps.edge.maxHeaderBytes,
+              // Node checks those timeouts on this interval (30 s by default): check often enough to honour them.
+              connectionsCheckingInterval: Math.max(100, Math.min(1000, deps.edge.headersTimeoutMs / 2)),
+            },
+        (request, response) => {
+          if (!invokeGateway(request, response) && !lambdaGateway(request, response)) {
+            fastifyHandler(request, response);
+          }
+        },
+      ),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
