@@ -147,6 +147,7 @@ export async function startServer(
     maxPayloadBytes: config.maxPayload,
     maxBundleBytes: config.maxBundle,
     metrics,
+    recorder,
     edge: {
       headersTimeoutMs: config.headersTimeout,
       requestTimeoutMs: config.requestTimeout,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { LogLine } from '../core/invocation.js';
 import { clientFor, withCommon, type CommonOptions } from './common-options.js';
 import { fail, printJson, printTable } from './output.js';
 
@@ -132,6 +133,7 @@ export function registerFunctionCommands(program: Command): void {
     .option('--until <time>', 'ISO time, epoch ms, or a duration ago')
     .option('--grep <text>', 'only lines containing this text')
     .option('--limit <n>', 'most recent lines to show', '200')
+    .option('-f, --follow', 'then keep printing new lines as invocations settle (Ctrl-C stops)')
     .action(
       async (
         name: string,
@@ -141,6 +143,7 @@ export function registerFunctionCommands(program: Command): void {
           until?: string;
           grep?: string;
           limit: string;
+          follow?: boolean;
         },
       ) => {
         try {
@@ -151,11 +154,19 @@ export function registerFunctionCommands(program: Command): void {
             ...(options.grep === undefined ? {} : { q: options.grep }),
             limit: Number(options.limit),
           });
-          if (options.json) return printJson(logs);
-          for (const line of logs) {
-            console.log(
-              `${new Date(line.ts).toISOString()} ${line.invocationId.slice(0, 8)} ${line.level.toUpperCase().padEnd(5)} ${line.message}`,
-            );
+          if (options.json && options.follow !== true) return printJson(logs);
+          for (const line of logs) console.log(options.json ? JSON.stringify(line) : formatLogLine(line));
+          if (options.follow !== true) return;
+          // Until Ctrl-C: each invocation's lines as it settles.
+          const stop = new AbortController();
+          process.once('SIGINT', () => stop.abort());
+          for await (const item of clientFor(options).followLogs(name, stop.signal)) {
+            if ('line' in item)
+              console.log(options.json ? JSON.stringify(item.line) : formatLogLine(item.line));
+            else
+              console.error(
+                `(${item.dropped} lines dropped: this terminal read slower than the function logged)`,
+              );
           }
         } catch (error) {
           fail(error);
@@ -192,4 +203,8 @@ function tryJson(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+function formatLogLine(line: LogLine): string {
+  return `${new Date(line.ts).toISOString()} ${line.invocationId.slice(0, 8)} ${line.level.toUpperCase().padEnd(5)} ${line.message}`;
 }

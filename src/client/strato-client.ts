@@ -184,6 +184,41 @@ export class StratoClient {
     return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/logs${query(options)}`);
   }
 
+  /**
+   * Live log lines of a function (Server-Sent Events), until `signal` aborts. Yields `{ dropped }` when the
+   * server had to skip lines because this reader was too slow.
+   */
+  async *followLogs(
+    name: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<{ line: LogLine } | { dropped: number }, void, undefined> {
+    const response = await fetch(`${this.baseUrl}/v1/functions/${encodeURIComponent(name)}/logs/follow`, {
+      signal,
+      headers: { accept: 'text/event-stream' },
+    });
+    if (!response.ok || response.body === null) {
+      const parsed = (await response.json().catch(() => ({}))) as { error?: Partial<StratoErrorBody> };
+      throw StratoError.fromBody(parsed.error ?? {});
+    }
+    const decoder = new TextDecoder();
+    let buffered = '';
+    try {
+      for await (const chunk of response.body) {
+        buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+        let end: number;
+        while ((end = buffered.indexOf('\n\n')) !== -1) {
+          const event = parseSseEvent(buffered.slice(0, end));
+          buffered = buffered.slice(end + 2);
+          if (event?.type === 'log') yield { line: JSON.parse(event.data) as LogLine };
+          else if (event?.type === 'dropped')
+            yield { dropped: (JSON.parse(event.data) as { lines: number }).lines };
+        }
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    }
+  }
+
   instances(name: string): Promise<{ instances: InstanceInfoView[] }> {
     return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/instances`);
   }
@@ -317,4 +352,15 @@ function query(options: Record<string, string | number | undefined>): string {
   for (const [key, value] of Object.entries(options)) if (value !== undefined) params.set(key, String(value));
   const text = params.toString();
   return text.length === 0 ? '' : `?${text}`;
+}
+
+/** One SSE event block: its `event:` type and joined `data:` lines; undefined for comments only. */
+function parseSseEvent(block: string): { type: string; data: string } | undefined {
+  let type = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) type = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+  }
+  return data.length === 0 ? undefined : { type, data: data.join('\n') };
 }

@@ -15,6 +15,8 @@ import type { Scheduler } from '../scheduler/instance-pool.js';
 import { sendError } from './errors.js';
 import { registerAliasRoutes } from './routes/alias-routes.js';
 import { registerDlqRoutes } from './routes/dlq-routes.js';
+import { registerLogFollowRoute } from './routes/log-follow-route.js';
+import type { InvocationRecorder } from '../observe/invocation-recorder.js';
 import { registerFunctionRoutes } from './routes/functions-routes.js';
 import { registerMetricsRoutes } from './routes/metrics-routes.js';
 import { registerRecordRoutes } from './routes/records-routes.js';
@@ -36,6 +38,8 @@ export interface HttpDependencies {
   triggers: TriggerService;
   /** Served as `GET /metrics` (Prometheus). @default no metrics route */
   metrics?: PlatformMetrics;
+  /** Live log lines for `GET /v1/functions/:name/logs/follow`. @default no follow route */
+  recorder?: InvocationRecorder;
   /** Limits on slow or oversized request heads (slowloris, header floods). @default Node's own */
   edge?: EdgeLimits;
 }
@@ -112,6 +116,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   registerRecordRoutes(app, deps.store, deps.asyncInvocations);
   registerTriggerRoutes(app, deps.triggers);
   registerDlqRoutes(app, deps.asyncInvocations);
+  if (deps.recorder !== undefined) registerLogFollowRoute(app, deps.store, deps.recorder);
   if (deps.metrics !== undefined) registerMetricsRoutes(app, deps.metrics);
   return app;
 }
