@@ -23,10 +23,10 @@ import {
   sleepyFunction,
   startRawNode,
   startStrato,
-  stopChild,
   table,
   type BenchServer,
 } from './isolate-kit.js';
+import { stopChild } from './child-server.js';
 
 const SAMPLES = Number(process.env['BENCH_ISOLATE_COLD_SAMPLES'] ?? 200);
 const KEEP_ALIVE = '100ms';

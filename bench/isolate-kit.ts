@@ -3,7 +3,8 @@
  * isolate switches in its env), its isolate host processes' RSS, a request helper that measures one
  * request on its own keep-alive agent, and a table printer. Run `npm run build` first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { startListening, stopChild } from './child-server.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -14,35 +15,6 @@ export interface BenchServer {
   url: string;
   dataDir: string;
   stop(): Promise<void>;
-}
-
-/** Starts a process that prints `listening on <url>` (Strato's server, the raw node:http baseline). */
-export function startListening(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve({ child, url: match[1]! });
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`${args.join(' ')} exited with ${String(code)}: ${output}`)),
-    );
-  });
-}
-
-export async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 /** `bin/strato.js server` from dist on port 0 with a temp data dir; `env` sets STRATO_* options. */

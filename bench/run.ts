@@ -5,7 +5,6 @@
  *   BENCH_COLD_SAMPLES (default 100) cold starts measured
  *   BENCH_PROCESS_COLD_SAMPLES (default 30) process-tier cold starts measured per runtime and pool setting
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,40 +19,13 @@ import {
   sequentialLatencies,
   type LoadResult,
 } from './http-load.js';
+import { startListening, stopChild } from './child-server.js';
 import { p50p99, processColdStarts, processWarmLoad, type ProcessRuntimeKind } from './process-tier.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const COLD_SAMPLES = Number(process.env['BENCH_COLD_SAMPLES'] ?? 100);
 const PROCESS_COLD_SAMPLES = Number(process.env['BENCH_PROCESS_COLD_SAMPLES'] ?? 30);
 const LATENCY_SAMPLES = 3000;
-
-function startProcess(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve({ child, url: match[1]! });
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`${args.join(' ')} exited with ${String(code)}: ${output}`)),
-    );
-  });
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 const rows: string[][] = [];
@@ -74,7 +46,7 @@ function loadRow(what: string, result: LoadResult, baseline?: LoadResult): void 
 async function processTierRows(pooledUrl: string, rawUrl: string, dataDir: string): Promise<void> {
   const kinds: ProcessRuntimeKind[] = ['bash', 'python', 'node'];
   const label = { bash: 'provided bash+curl', python: 'provided python3', node: 'nodejs20.x' } as const;
-  const unpooled = await startProcess(
+  const unpooled = await startListening(
     ['bin/strato.js', 'server', '--port', '0', '--data-dir', path.join(dataDir, 'unpooled')],
     { STRATO_LOG_LEVEL: 'warn', STRATO_PROCESS_POOL_SIZE: '0' },
   );
@@ -97,7 +69,7 @@ async function processTierRows(pooledUrl: string, rawUrl: string, dataDir: strin
       }
     }
   } finally {
-    await stopProcess(unpooled.child);
+    await stopChild(unpooled.child);
   }
   for (const connections of [1, 10]) {
     const rawRun = await loadTest({ url: rawUrl, connections, seconds: SECONDS });
@@ -109,8 +81,8 @@ async function processTierRows(pooledUrl: string, rawUrl: string, dataDir: strin
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strato-bench-'));
-  const raw = await startProcess(['--import', 'tsx', 'bench/raw-node-server.ts']);
-  const strato = await startProcess(['bin/strato.js', 'server', '--port', '0', '--data-dir', dataDir], {
+  const raw = await startListening(['--import', 'tsx', 'bench/raw-node-server.ts']);
+  const strato = await startListening(['bin/strato.js', 'server', '--port', '0', '--data-dir', dataDir], {
     STRATO_LOG_LEVEL: 'warn',
   });
   try {
@@ -192,8 +164,8 @@ async function main(): Promise<void> {
     if ((await detectConfinement()).ok) await processTierRows(strato.url, raw.url, dataDir);
     else row('process tier', '', '', '', 'skipped: this host cannot confine');
   } finally {
-    await stopProcess(strato.child);
-    await stopProcess(raw.child);
+    await stopChild(strato.child);
+    await stopChild(raw.child);
     rmSync(dataDir, { recursive: true, force: true });
   }
 

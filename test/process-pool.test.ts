@@ -52,6 +52,16 @@ async function poolReady(sandbox: ProcessSandbox, ready: number): Promise<void> 
   }
 }
 
+/** The Node handler that reports its env, cwd and code marker, as a `nodejs20.x` spec. */
+async function nodeReporterSpec(marker: string, env: Record<string, string>): Promise<InstanceSpec> {
+  return specOf(
+    await zipOf({ 'index.js': nodeEnvHandler, 'marker.txt': marker }),
+    'nodejs20.x',
+    { env },
+    'index.handler',
+  );
+}
+
 function specOf(
   zip: Buffer,
   runtime: string,
@@ -151,14 +161,7 @@ describe.runIf(support.ok)('the process tier pool', () => {
       ),
     );
     expect(successJson(await bash.invoke(event({})))).toEqual({ pwd: '/var/task', marker: 'bash-code' });
-    const node = sandbox.startInstance(
-      specOf(
-        await zipOf({ 'index.js': nodeEnvHandler, 'marker.txt': 'node-code' }),
-        'nodejs20.x',
-        { env: { TZ: 'Asia/Tokyo' } },
-        'index.handler',
-      ),
-    );
+    const node = sandbox.startInstance(await nodeReporterSpec('node-code', { TZ: 'Asia/Tokyo' }));
     const report = successJson(await node.invoke(event({}))) as NodeReport;
     expect(report).toMatchObject({
       cwd: '/var/task',
@@ -179,24 +182,12 @@ describe.runIf(support.ok)('the process tier pool', () => {
       const { sandbox } = await newSandbox(2);
       await poolReady(sandbox, 2);
       const first = sandbox.startInstance(
-        specOf(
-          await zipOf({ 'index.js': nodeEnvHandler, 'marker.txt': 'first' }),
-          'nodejs20.x',
-          { env: { FIRST_SECRET: 'first-value', SHARED: 'first' } },
-          'index.handler',
-        ),
+        await nodeReporterSpec('first', { FIRST_SECRET: 'first-value', SHARED: 'first' }),
       );
       const firstReport = successJson(await first.invoke(event({}))) as NodeReport;
       await first.dispose();
       await poolReady(sandbox, 2);
-      const second = sandbox.startInstance(
-        specOf(
-          await zipOf({ 'index.js': nodeEnvHandler, 'marker.txt': 'second' }),
-          'nodejs20.x',
-          { env: { SHARED: 'second' } },
-          'index.handler',
-        ),
-      );
+      const second = sandbox.startInstance(await nodeReporterSpec('second', { SHARED: 'second' }));
       const secondReport = successJson(await second.invoke(event({}))) as NodeReport;
       expect(sandbox.pooled[nodePool]?.taken).toBe(2);
       expect(firstReport.env).toMatchObject({ FIRST_SECRET: 'first-value', SHARED: 'first' });
