@@ -25,6 +25,7 @@ const modules = [
   'ratelimit',
   'client',
   'cli',
+  'image',
 ];
 const importsOnlyCore = (self) => modules.filter((name) => name !== self);
 
@@ -71,7 +72,10 @@ const forbidden = {
   ],
   store: ['build', 'sandbox', 'guest', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
   build: ['store', 'sandbox', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
-  sandbox: ['store', 'build', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
+  // Images reach the container tier through an injected preparer (server.ts), like zips through extractZip.
+  sandbox: ['store', 'build', 'image', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
+  // OCI images: registry client, archive import, layer cache, root file systems. Core types only.
+  image: importsOnlyCore('image'),
   scheduler: ['store', 'build', 'sandbox', 'queue', 'triggers', 'http', 'client', 'cli'],
   // The queue is a backend family like the store: core types in, nothing of the invoke path.
   queue: ['store', 'build', 'sandbox', 'guest', 'scheduler', 'triggers', 'http', 'client', 'cli'],

@@ -11,6 +11,16 @@ export const errorCodes = {
   BUILD_FAILED: { status: 400, fault: 'user' },
   /** An uploaded zip (Lambda `ZipFile`) is corrupt, encrypted, or holds unsafe entries. */
   INVALID_ZIP: { status: 400, fault: 'user' },
+  /** An image reference that does not parse (`host[:port]/repo[:tag][@sha256:...]`). */
+  INVALID_IMAGE_REFERENCE: { status: 400, fault: 'user' },
+  /** An image (manifest, config, archive) that is malformed or not an OCI/Docker v2 image. */
+  INVALID_IMAGE: { status: 400, fault: 'user' },
+  /** An image for another platform, a schema-1 manifest, or a layer compression Strato cannot read. */
+  UNSUPPORTED_IMAGE: { status: 400, fault: 'user' },
+  /** A layer with an unsafe entry: `..`, an absolute path, a device file, or a link leaving the root. */
+  INVALID_LAYER: { status: 400, fault: 'user' },
+  /** The registry refused the credentials (or none were given for a private image). */
+  REGISTRY_AUTH_FAILED: { status: 400, fault: 'user' },
   UNAUTHORIZED: { status: 401, fault: 'user' },
   FORBIDDEN: { status: 403, fault: 'user' },
   FUNCTION_NOT_FOUND: { status: 404, fault: 'user' },
@@ -18,6 +28,8 @@ export const errorCodes = {
   INVOCATION_NOT_FOUND: { status: 404, fault: 'user' },
   ALIAS_NOT_FOUND: { status: 404, fault: 'user' },
   TRIGGER_NOT_FOUND: { status: 404, fault: 'user' },
+  /** The registry has no such repository, tag or digest. */
+  IMAGE_NOT_FOUND: { status: 404, fault: 'user' },
   ROUTE_NOT_FOUND: { status: 404, fault: 'user' },
   METHOD_NOT_ALLOWED: { status: 405, fault: 'user' },
   /** A queue consumer's lease token is not the message's current lease (it expired or was taken over). */
@@ -27,6 +39,8 @@ export const errorCodes = {
   PAYLOAD_TOO_LARGE: { status: 413, fault: 'user' },
   /** An uploaded zip exceeds an entry-count, size or compression-ratio limit. */
   ZIP_TOO_LARGE: { status: 413, fault: 'user' },
+  /** An image or layer exceeds a size, entry-count or compression-ratio limit (a layer bomb). */
+  IMAGE_TOO_LARGE: { status: 413, fault: 'user' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, fault: 'user' },
   TOO_MANY_REQUESTS: { status: 429, fault: 'user' },
   /** A function's (or a caller's) rate limit is exhausted; `details.retryAfterSeconds` says when to retry. */
@@ -37,6 +51,8 @@ export const errorCodes = {
   /** The store lost a version's code: ours, not the caller's. */
   ARTIFACT_NOT_FOUND: { status: 500, fault: 'platform' },
   OUT_OF_MEMORY: { status: 502, fault: 'function' },
+  /** The registry could not be reached, answered with an error, or served bytes that do not match their digest. */
+  IMAGE_PULL_FAILED: { status: 502, fault: 'platform' },
   SANDBOX_CRASHED: { status: 502, fault: 'platform' },
   INVALID_FUNCTION_RESPONSE: { status: 502, fault: 'function' },
   SHUTTING_DOWN: { status: 503, fault: 'platform' },
