@@ -1,3 +1,5 @@
+import type { FunctionImage } from './container-image.js';
+
 /** Function names: what Lambda and URLs both accept. */
 export const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -18,6 +20,8 @@ export interface FunctionConfig {
   runtime?: string;
   /** Lambda's `Handler` setting, handed to the runtime as `_HANDLER`. */
   handler?: string;
+  /** A container-image function (the container tier): the image the version pins, by digest. */
+  image?: FunctionImage;
   /** How async invocations of this version are delivered; absent: Lambda's defaults. */
   async?: AsyncPolicy;
   /** Invocations per second the function accepts (a token bucket); absent: no rate limit. */

@@ -4,3 +4,4 @@ export * from './function.js';
 export * from './invocation.js';
 export * from './store.js';
 export * from './sandbox.js';
+export * from './container-image.js';

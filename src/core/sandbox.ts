@@ -1,7 +1,8 @@
+import type { PreparedImage } from './container-image.js';
 import type { FunctionConfig } from './function.js';
 import type { FunctionErrorInfo, InvocationOutcome, LogLine } from './invocation.js';
 
-export type SandboxTier = 'isolate' | 'process';
+export type SandboxTier = 'isolate' | 'process' | 'container';
 
 /** What a sandbox needs to start an instance of one function version. */
 export interface InstanceSpec {
@@ -18,6 +19,12 @@ export interface InstanceSpec {
   handler?: string;
   /** Loads the deployment zip (content-addressed by `codeSha256`); needed by the process tier. */
   loadArtifact?: () => Promise<Uint8Array>;
+  /**
+   * Container-image functions: makes the pinned image's root file system ready on this node (layers pulled
+   * and unpacked once per node, shared by every instance) and resolves to it. Present exactly when
+   * `config.image` is.
+   */
+  prepareImage?: () => Promise<PreparedImage>;
 }
 
 /** An HTTP request handed to a function (HTTP trigger, or an invoke of a `fetch` handler). */

@@ -1,3 +1,5 @@
+import type { ImageRunConfig } from '../core/container-image.js';
+
 // The shapes every part of the image module agrees on: what a registry or an archive yields, what the
 // layer store keeps, and what a function version pins (the ImageDescriptor, stored as an artifact).
 
@@ -23,17 +25,7 @@ export interface BlobDescriptor {
   size: number;
 }
 
-/** The parts of an image's config (`config` of the OCI image config) that decide how it runs. */
-export interface ImageRunConfig {
-  entrypoint: string[];
-  cmd: string[];
-  /** `NAME=value` pairs in image order. */
-  env: string[];
-  /** Absolute; `/` when the image sets none. */
-  workingDir: string;
-  /** The image's USER, as written (`''` when unset). Strato records it; see the container tier for what runs. */
-  user: string;
-}
+export type { ImageRunConfig } from '../core/container-image.js';
 
 /**
  * What a function version pins: the resolved image, by digest. Stored (as canonical JSON) as the version's
