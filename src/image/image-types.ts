@@ -40,6 +40,8 @@ export interface ImageDescriptor {
   configDigest: Digest;
   /** Bottom layer first. */
   layers: BlobDescriptor[];
+  /** The image config's `rootfs.diff_ids`: sha256 of each layer's uncompressed tar, checked when unpacking. */
+  diffIds: Digest[];
   config: ImageRunConfig;
   platform: { os: string; architecture: string };
 }
