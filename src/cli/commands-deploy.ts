@@ -1,7 +1,9 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { bundleFunction } from '../build/bundle-function.js';
-import { StratoClient } from '../client/strato-client.js';
-import { resolveServerUrl } from '../config/cli-config.js';
+import { StratoClient, type DeployCode, type ImageProgressView } from '../client/strato-client.js';
+import { registryPasswordFromEnv, resolveServerUrl } from '../config/cli-config.js';
 import { fail, printJson } from './output.js';
 
 interface DeployOptions {
@@ -17,15 +19,32 @@ interface DeployOptions {
   onFailure?: string;
   url?: string;
   json?: boolean;
+  image?: string;
+  imageArchive?: string;
+  registryUsername?: string;
+}
+
+/** The code to deploy and what the summary line says about it. */
+interface PreparedCode {
+  name: string;
+  code: DeployCode;
+  what: string;
 }
 
 export function registerDeployCommand(program: Command): void {
   program
-    .command('deploy <path>')
+    .command('deploy [path]')
     .description(
-      'bundle a function (file or directory, with its npm dependencies) and deploy it as a new version',
+      'deploy a new version: a function bundled from <path> (file or directory, with its npm dependencies), ' +
+        'a container image from a registry (--image), or an image tarball (--image-archive)',
     )
-    .option('--name <name>', 'function name (default: the file or directory name)')
+    .option('--name <name>', 'function name (default: the file or directory name, or the image repository)')
+    .option('--image <reference>', 'container image, e.g. 127.0.0.1:5000/team/fn:tag (pinned to its digest)')
+    .option('--image-archive <file>', 'container image from a `docker save` or OCI-layout tarball')
+    .option(
+      '--registry-username <user>',
+      'registry user for this pull; the password comes from STRATO_REGISTRY_PASSWORD',
+    )
     .option('--memory <mb>', 'memory limit in MB (default 128)')
     .option('--timeout <duration>', 'timeout, e.g. 10s (default 10s)')
     .option(
@@ -48,16 +67,13 @@ export function registerDeployCommand(program: Command): void {
     )
     .option('--url <url>', 'Strato server (STRATO_URL)')
     .option('--json', 'print JSON')
-    .action(async (target: string, options: DeployOptions) => {
+    .action(async (target: string | undefined, options: DeployOptions) => {
       try {
         const startedAt = performance.now();
-        const bundle = await bundleFunction(target);
-        for (const warning of bundle.warnings) console.error(`warning: ${warning}`);
-        const name = options.name ?? bundle.suggestedName;
         const client = new StratoClient(resolveServerUrl(options.url));
+        const { name, code, what } = await prepareCode(client, target, options);
         const response = await client.deploy(name, {
-          code: bundle.code,
-          sourceMap: bundle.sourceMap,
+          ...code,
           ...(options.memory === undefined ? {} : { memoryMb: Number(options.memory) }),
           ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
           ...(options.env.length === 0 ? {} : { env: parseEnv(options.env) }),
@@ -70,9 +86,8 @@ export function registerDeployCommand(program: Command): void {
         });
         if (options.json) return printJson(response);
         const { version } = response;
-        const kb = (bundle.code.length / 1024).toFixed(1);
         console.log(
-          `deployed ${name} version ${version.version} (${kb} KB, ${version.config.memoryMb} MB, timeout ${version.config.timeoutMs} ms) in ${Math.round(performance.now() - startedAt)} ms`,
+          `deployed ${name} version ${version.version} (${what}, ${version.config.memoryMb} MB, timeout ${version.config.timeoutMs} ms) in ${Math.round(performance.now() - startedAt)} ms`,
         );
         console.log(
           `invoke: strato invoke ${name} --data '{}'   or   POST ${client.baseUrl}/v1/functions/${name}/invoke`,
@@ -81,6 +96,71 @@ export function registerDeployCommand(program: Command): void {
         fail(error);
       }
     });
+}
+
+/** Bundles the path, or pulls / uploads the image first (printing progress), so the deploy only pins it. */
+async function prepareCode(
+  client: StratoClient,
+  target: string | undefined,
+  options: DeployOptions,
+): Promise<PreparedCode> {
+  const sources = [target, options.image, options.imageArchive].filter((source) => source !== undefined);
+  if (sources.length !== 1) {
+    throw new Error('give exactly one of <path>, --image <reference> or --image-archive <file>');
+  }
+  if (options.image !== undefined) {
+    const registryAuth = registryAuthOf(options);
+    const image = await client.pullImage(options.image, {
+      ...(registryAuth === undefined ? {} : { registryAuth }),
+      onProgress: (event) => {
+        if (!options.json) console.error(progressLine(event));
+      },
+    });
+    const repository = options.image.split('@')[0]!.split('/').pop()!.split(':')[0]!;
+    return {
+      name: options.name ?? repository,
+      code: { image: image.imageId },
+      what: `${image.reference}@${image.manifestDigest.slice(0, 19)}, ${image.layers} layers`,
+    };
+  }
+  if (options.imageArchive !== undefined) {
+    if (options.name === undefined) throw new Error('--image-archive needs --name');
+    const stream = Readable.toWeb(createReadStream(options.imageArchive)) as ReadableStream<Uint8Array>;
+    const image = await client.importImageArchive(stream);
+    return {
+      name: options.name,
+      code: { image: image.imageId },
+      what: `archive ${image.manifestDigest.slice(0, 19)}, ${image.layers} layers`,
+    };
+  }
+  const bundle = await bundleFunction(target!);
+  for (const warning of bundle.warnings) console.error(`warning: ${warning}`);
+  return {
+    name: options.name ?? bundle.suggestedName,
+    code: { code: bundle.code, sourceMap: bundle.sourceMap },
+    what: `${(bundle.code.length / 1024).toFixed(1)} KB`,
+  };
+}
+
+function registryAuthOf(options: DeployOptions): { username: string; password: string } | undefined {
+  if (options.registryUsername === undefined) return undefined;
+  // Never on the command line, where every user of the machine can read it.
+  const password = registryPasswordFromEnv();
+  if (password === undefined) {
+    throw new Error('--registry-username needs the password in STRATO_REGISTRY_PASSWORD');
+  }
+  return { username: options.registryUsername, password };
+}
+
+function progressLine(event: ImageProgressView): string {
+  switch (event.kind) {
+    case 'resolved':
+      return `resolved ${event.manifestDigest} (${event.layers} layers, ${(event.bytes / 1024 / 1024).toFixed(1)} MB)`;
+    case 'layer':
+      return `  layer ${event.digest.slice(7, 19)} ${event.state} (${(event.size / 1024).toFixed(0)} KB)`;
+    case 'done':
+      return `pulled ${event.manifestDigest}`;
+  }
 }
 
 function parseEnv(pairs: string[]): Record<string, string> {

@@ -4,9 +4,34 @@ import type { MissedSlotPolicy, TriggerView } from '../core/trigger.js';
 import type { QueuedInvocation } from '../core/invocation-queue.js';
 import { StratoError, type StratoErrorBody } from '../core/strato-error.js';
 
-export interface DeployRequest {
-  code: string;
-  sourceMap?: string | null;
+/** The code of a version: a JavaScript bundle (the isolate tier) or a container image (the container tier). */
+export type DeployCode =
+  | { code: string; sourceMap?: string | null }
+  | {
+      /** A registry reference (`127.0.0.1:5000/team/fn:tag`, pinned to its digest now) or an `imageId`. */
+      image: string;
+      /** Credentials for this pull only (never stored). */
+      registryAuth?: { username: string; password: string };
+    };
+
+export type DeployRequest = DeployCode & FunctionSettingsRequest;
+
+/** An image pulled or imported on the server (`imageId` is what a deploy may name). */
+export interface ImageSummaryView {
+  imageId: string;
+  reference: string;
+  manifestDigest: string;
+  layers: number;
+  bytes: number;
+}
+
+/** One line of a pull's progress. */
+export type ImageProgressView =
+  | { kind: 'resolved'; manifestDigest: string; layers: number; bytes: number }
+  | { kind: 'layer'; digest: string; size: number; state: 'cached' | 'fetched' | 'unpacked' }
+  | { kind: 'done'; manifestDigest: string };
+
+export interface FunctionSettingsRequest {
   memoryMb?: number;
   timeout?: string | number;
   env?: Record<string, string>;
@@ -99,10 +124,7 @@ export class StratoClient {
     return this.json('PUT', `/v1/functions/${encodeURIComponent(name)}`, request);
   }
 
-  updateSettings(
-    name: string,
-    settings: Omit<DeployRequest, 'code' | 'sourceMap'>,
-  ): Promise<FunctionResponse> {
+  updateSettings(name: string, settings: FunctionSettingsRequest): Promise<FunctionResponse> {
     return this.json('PATCH', `/v1/functions/${encodeURIComponent(name)}`, settings);
   }
 
@@ -279,6 +301,65 @@ export class StratoClient {
     return reply.async;
   }
 
+  /**
+   * Pulls an image onto the server (tag resolved to its digest), reporting progress as it goes; resolves with
+   * the image, or rejects with the pull's error (IMAGE_NOT_FOUND, REGISTRY_AUTH_FAILED, IMAGE_PULL_FAILED, ...).
+   */
+  async pullImage(
+    image: string,
+    options: {
+      registryAuth?: { username: string; password: string };
+      onProgress?: (event: ImageProgressView) => void;
+    } = {},
+  ): Promise<ImageSummaryView> {
+    const body = {
+      image,
+      ...(options.registryAuth === undefined ? {} : { registryAuth: options.registryAuth }),
+    };
+    const response = await this.send('POST', '/v1/images/pull', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok || response.body === null) throw await errorOf(response, this.baseUrl);
+    let buffered = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (line.trim() === '') continue;
+        const event = JSON.parse(line) as
+          | ImageProgressView
+          | { kind: 'pulled'; image: ImageSummaryView }
+          | { kind: 'error'; error: Partial<StratoErrorBody> };
+        if (event.kind === 'pulled') return event.image;
+        if (event.kind === 'error') throw StratoError.fromBody(event.error);
+        options.onProgress?.(event);
+      }
+    }
+    throw new StratoError('IMAGE_PULL_FAILED', 'the server ended the pull without a result');
+  }
+
+  /** Uploads a `docker save` or OCI-layout tarball (streamed) and imports it as an image. */
+  async importImageArchive(tarball: Uint8Array | ReadableStream<Uint8Array>): Promise<ImageSummaryView> {
+    const response = await this.send('POST', '/v1/images/archive', {
+      headers: { 'content-type': 'application/x-tar' },
+      body: tarball,
+      duplex: 'half',
+    });
+    if (!response.ok) throw await errorOf(response, this.baseUrl);
+    return ((await response.json()) as { image: ImageSummaryView }).image;
+  }
+
+  /** Removes cached layers and root file systems no version pins. */
+  collectImageGarbage(): Promise<{
+    collected: { removedLayers: string[]; removedRootfs: string[]; freedBytes: number };
+  }> {
+    return this.json('POST', '/v1/images/gc', {});
+  }
+
   /** A function's dead-lettered async invocations, oldest first. */
   listDeadLetters(
     name: string,
@@ -302,6 +383,18 @@ export class StratoClient {
 
   purgeDeadLetters(name: string): Promise<{ purged: number }> {
     return this.json('DELETE', `/v1/functions/${encodeURIComponent(name)}/dlq`);
+  }
+
+  private async send(method: string, path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(`${this.baseUrl}${path}`, { method, ...init });
+    } catch (error) {
+      throw new StratoError(
+        'INTERNAL',
+        `cannot reach Strato at ${this.baseUrl}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
   }
 
   private async json<T>(
@@ -340,6 +433,20 @@ export class StratoClient {
       throw StratoError.fromBody(error);
     }
     return parsed as T;
+  }
+}
+
+/** The platform error a failed response carries. */
+async function errorOf(response: Response, baseUrl: string): Promise<StratoError> {
+  const text = await response.text();
+  try {
+    const parsed = JSON.parse(text) as { error?: Partial<StratoErrorBody> };
+    return StratoError.fromBody(parsed.error ?? {});
+  } catch {
+    return new StratoError(
+      'INTERNAL',
+      `unexpected response from ${baseUrl} (${response.status}): ${text.slice(0, 200)}`,
+    );
   }
 }
 

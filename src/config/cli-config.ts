@@ -3,3 +3,9 @@ export function resolveServerUrl(flag: string | undefined, env: NodeJS.ProcessEn
   const fromEnv = env['STRATO_URL'];
   return flag ?? (fromEnv === undefined || fromEnv === '' ? 'http://127.0.0.1:8080' : fromEnv);
 }
+
+/** The registry password for `strato deploy --registry-username`: only from the environment, never argv. */
+export function registryPasswordFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const password = env['STRATO_REGISTRY_PASSWORD'];
+  return password === undefined || password === '' ? undefined : password;
+}

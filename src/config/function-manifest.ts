@@ -89,6 +89,11 @@ export const functionSettingsSchema = z.strictObject({
   rateLimit: rateLimitSchema.nullable().optional(),
 });
 
+export const registryAuthSchema = z.strictObject({
+  username: z.string().min(1).max(256),
+  password: z.string().min(1).max(4096),
+});
+
 /** `PUT /v1/functions/:name` and `POST /v1/functions`: code plus settings. */
 /**
  * Lambda runtimes the process tier runs: custom runtimes (a zip with an executable `bootstrap`) and the
@@ -105,15 +110,41 @@ const deployFields = functionSettingsSchema.extend({
   zipFile: z.base64().min(1, 'zipFile must not be empty').optional(),
   runtime: z.enum(PROCESS_RUNTIMES).optional(),
   handler: z.string().min(1).max(128).optional(),
+  /**
+   * A container image: a registry reference (`127.0.0.1:5000/team/fn:tag`, resolved to its digest now), or the
+   * `imageId` (`sha256:...`) of an image already pulled or imported (`POST /v1/images/...`). The container tier.
+   */
+  image: z.string().min(1).max(512).optional(),
+  /** Credentials for this deploy's pull (never stored; re-pulls use the server's `registries`). */
+  registryAuth: registryAuthSchema.optional(),
 });
 
 /** One of `code` (JavaScript bundle) or `zipFile` + `runtime` (custom runtime), never both. */
 function checkCodeKind(body: z.output<typeof deployFields>, ctx: z.RefinementCtx): void {
-  if ((body.code === undefined) === (body.zipFile === undefined)) {
+  const kinds = [body.code, body.zipFile, body.image].filter((kind) => kind !== undefined).length;
+  if (kinds !== 1) {
     ctx.addIssue({
       code: 'custom',
-      message: 'give exactly one of `code` (a JavaScript bundle) or `zipFile` (a zip, base64)',
+      message:
+        'give exactly one of `code` (a JavaScript bundle), `zipFile` (a zip, base64) or `image` (a container image)',
     });
+  }
+  if (body.image !== undefined && (body.runtime !== undefined || body.handler !== undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['image'],
+      message: 'an image brings its own entrypoint: runtime and handler go with a zipFile',
+    });
+  }
+  if (body.image !== undefined && body.sourceMap !== undefined && body.sourceMap !== null) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['sourceMap'],
+      message: 'a source map goes with code, not an image',
+    });
+  }
+  if (body.registryAuth !== undefined && body.image === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['registryAuth'], message: 'registryAuth goes with an image' });
   }
   if (body.zipFile !== undefined && body.runtime === undefined) {
     ctx.addIssue({

@@ -11,6 +11,11 @@ const storeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('postgres'), url: z.string().min(1), schema: z.string().optional() }),
 ]);
 
+const registryCredentialSchema = z.strictObject({
+  username: z.string().min(1).max(256),
+  password: z.string().min(1).max(4096),
+});
+
 const lambdaCredentialSchema = z.strictObject({
   accessKeyId: z.string().regex(/^[A-Za-z0-9]{16,128}$/, 'access key ids are 16-128 letters and digits'),
   secretAccessKey: z.string().min(16, 'secret access keys have at least 16 characters').max(128),
@@ -86,6 +91,21 @@ export const serverConfigSchema = z
      */
     processPoolSize: z.coerce.number().int().min(0).max(32).default(2),
     /**
+     * The node-local image cache of container-image functions (unpacked layers, root file systems). Apart from
+     * dataDir: it holds nothing that cannot be fetched again (registry images are re-pulled by digest, archive
+     * images come back from the store). @default `<dataDir>/images`
+     */
+    imageCacheDir: z.string().min(1).optional(),
+    /**
+     * Credentials per registry host (`{"registry.example.com": {"username": "u", "password": "p"}}`), used for
+     * every pull from that host: deploys that give none, and re-pulls by digest after the cache lost a layer.
+     */
+    registries: z.record(z.string().min(1), registryCredentialSchema).default({}),
+    /** Registry hosts reached over plain http besides loopback ones (which always are). */
+    insecureRegistries: z.array(z.string().min(1)).default([]),
+    /** Largest image tarball accepted by `POST /v1/images/archive` (`strato deploy --image-archive`). */
+    maxImageArchive: byteSize.default(2 * 1024 ** 3),
+    /**
      * Access key pairs the Lambda API (`/2015-03-31/...`, AWS Signature V4) accepts. Empty: the Lambda API
      * answers every request with 403 (it is never open). Until namespaced keys exist, one pair usually comes
      * from `STRATO_LAMBDA_ACCESS_KEY_ID` / `STRATO_LAMBDA_SECRET_ACCESS_KEY`.
@@ -112,6 +132,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_ISOLATE_CODE_CACHE: 'isolateCodeCache',
   STRATO_PROCESS_POOL_SIZE: 'processPoolSize',
   STRATO_LOG_LEVEL: 'logLevel',
+  STRATO_IMAGE_CACHE_DIR: 'imageCacheDir',
 };
 
 /**

@@ -8,6 +8,7 @@ import {
   type FunctionRecord,
   type VersionRecord,
 } from '../core/function.js';
+import type { FunctionImage } from '../core/container-image.js';
 import type { Page, Store } from '../core/store.js';
 import { StratoError } from '../core/strato-error.js';
 import type {
@@ -22,11 +23,27 @@ export interface FunctionView {
   latest: VersionRecord;
 }
 
+/** A container image made ready for a version: its descriptor stored as the version's artifact. */
+export interface DeployedImage {
+  /** sha256 (hex) of the stored image descriptor: the version's `codeSha256`. */
+  codeSha256: string;
+  image: FunctionImage;
+}
+
+/** Pulls or finds the image a deploy names (image/image-service.ts); errors carry the image codes. */
+export interface ImageResolver {
+  resolve(image: string, auth?: { username: string; password: string }): Promise<DeployedImage>;
+}
+
 export interface FunctionServiceHooks {
   /** Called after anything about a function changed, so caches and idle instances can go. */
   onChanged(functionName: string): void;
   /** Refuses a config the node cannot honour (a reservation beyond its capacity) before it is published. */
   validate?(functionName: string, config: FunctionConfig): void;
+  /** Container images; absent: deploys of images fail with UNSUPPORTED_IMAGE. */
+  images?: ImageResolver;
+  /** After an image function's version is published: start its warm-up instance. */
+  onImageDeployed?(version: VersionRecord): void;
 }
 
 /**
@@ -46,20 +63,27 @@ export class FunctionService {
   ): Promise<FunctionView & { created: boolean }> {
     const existing = mode === 'upsert' ? await this.store.getFunction(name) : undefined;
     const base = existing === undefined ? DEFAULT_FUNCTION_CONFIG : (await this.latest(name)).config;
-    // The schema guarantees exactly one of the two: a JavaScript bundle, or a zip for a custom runtime.
-    const artifact =
-      body.zipFile !== undefined ? Buffer.from(body.zipFile, 'base64') : Buffer.from(body.code ?? '', 'utf8');
-    const codeSha256 = await this.putArtifact(artifact);
+    // The schema guarantees exactly one: a JavaScript bundle, a zip for a Lambda runtime, or an image. The
+    // image is pulled (or found) before anything is published: a deploy of an unfetchable image changes nothing.
+    const deployedImage = body.image === undefined ? undefined : await this.resolveImage(body.image, body);
+    const codeSha256 =
+      deployedImage?.codeSha256 ??
+      (await this.putArtifact(
+        body.zipFile !== undefined
+          ? Buffer.from(body.zipFile, 'base64')
+          : Buffer.from(body.code ?? '', 'utf8'),
+      ));
     const sourceMapSha256 =
       body.sourceMap === undefined || body.sourceMap === null
         ? null
         : await this.putArtifact(Buffer.from(body.sourceMap, 'utf8'));
     // The code kind comes with the code: a new bundle drops a runtime an earlier zip version had.
-    const { runtime: _runtime, handler: _handler, ...settings } = mergeSettings(base, body);
+    const { runtime: _runtime, handler: _handler, image: _image, ...settings } = mergeSettings(base, body);
     const config: FunctionConfig = {
       ...settings,
       ...(body.runtime === undefined ? {} : { runtime: body.runtime }),
       ...(body.handler === undefined ? {} : { handler: body.handler }),
+      ...(deployedImage === undefined ? {} : { image: deployedImage.image }),
     };
     this.hooks.validate?.(name, config);
     const { fn, version, created } = await this.store.publishVersion({
@@ -71,6 +95,7 @@ export class FunctionService {
       mode,
     });
     this.hooks.onChanged(name);
+    if (config.image !== undefined) this.hooks.onImageDeployed?.(version);
     return { function: fn, latest: version, created };
   }
 
@@ -85,6 +110,12 @@ export class FunctionService {
   ): Promise<FunctionView> {
     const latest = await this.latest(name);
     const changesRuntime = runtimeChange.runtime !== undefined || runtimeChange.handler !== undefined;
+    if (changesRuntime && latest.config.image !== undefined) {
+      throw new StratoError(
+        'VALIDATION_FAILED',
+        `function '${name}' is a container image: its entrypoint comes with the image (deploy a new image to change it)`,
+      );
+    }
     if (changesRuntime && latest.config.runtime === undefined) {
       throw new StratoError(
         'VALIDATION_FAILED',
@@ -109,6 +140,7 @@ export class FunctionService {
       mode: 'update',
     });
     this.hooks.onChanged(name);
+    if (config.image !== undefined) this.hooks.onImageDeployed?.(version);
     return { function: fn, latest: version };
   }
 
@@ -186,6 +218,13 @@ export class FunctionService {
     return (await this.get(name)).latest;
   }
 
+  private async resolveImage(image: string, body: DeployBody): Promise<DeployedImage> {
+    if (this.hooks.images === undefined) {
+      throw new StratoError('UNSUPPORTED_IMAGE', 'this server does not run container images');
+    }
+    return this.hooks.images.resolve(image, body.registryAuth);
+  }
+
   private async putArtifact(bytes: Buffer): Promise<string> {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     await this.store.putArtifact(sha256, bytes);
@@ -204,6 +243,7 @@ function mergeSettings(base: FunctionConfig, settings: FunctionSettings): Functi
     concurrency: settings.maxConcurrency ?? settings.concurrency ?? base.concurrency,
     ...(base.runtime === undefined ? {} : { runtime: base.runtime }),
     ...(base.handler === undefined ? {} : { handler: base.handler }),
+    ...(base.image === undefined ? {} : { image: base.image }),
     ...(asyncPolicy === undefined ? {} : { async: asyncPolicy }),
     ...(rateLimit === undefined ? {} : { rateLimit }),
     ...optionalCount('reservedConcurrency', settings.reservedConcurrency, base.reservedConcurrency),

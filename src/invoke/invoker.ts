@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { VersionRecord } from '../core/function.js';
 import type { InvocationRecord, InvocationTrigger, LogLine } from '../core/invocation.js';
+import type { PreparedImage } from '../core/container-image.js';
 import type { InstanceSpec, InvokePayload, InvokeResult } from '../core/sandbox.js';
 import type { Store } from '../core/store.js';
 import { isStratoError, StratoError } from '../core/strato-error.js';
@@ -39,6 +40,11 @@ export interface InvokerDependencies {
   rateLimiter?: RateLimiter;
   /** Prometheus counters of outcomes, durations, cold starts and throttles. @default none recorded */
   metrics?: InvocationMetrics;
+  /**
+   * Makes a container-image version's root file system ready on this node (image/image-service.ts), by the
+   * version's `codeSha256` (its stored image descriptor). @default image functions fail to start
+   */
+  prepareImage?: (codeSha256: string) => Promise<PreparedImage>;
 }
 
 /**
@@ -153,7 +159,18 @@ export class Invoker {
       config: version.config,
       ...(version.config.runtime === undefined ? {} : { runtime: version.config.runtime }),
       ...(version.config.handler === undefined ? {} : { handler: version.config.handler }),
+      ...(version.config.image === undefined ? {} : { prepareImage: () => this.prepareImage(version) }),
     };
+  }
+
+  private prepareImage(version: VersionRecord): Promise<PreparedImage> {
+    const prepare = this.deps.prepareImage;
+    if (prepare === undefined) {
+      return Promise.reject(
+        new StratoError('UNSUPPORTED_IMAGE', 'this server does not run container images'),
+      );
+    }
+    return prepare(version.codeSha256);
   }
 
   private async loadCode(sha256: string): Promise<string> {

@@ -18,7 +18,7 @@ export interface ScrapeSources {
 
 const MB = 1024 * 1024;
 // Reported as 0 when empty, so a series does not vanish (and a rate() over it break) when a pool drains.
-const KNOWN_TIERS = ['isolate', 'process'];
+const KNOWN_TIERS = ['isolate', 'process', 'container'];
 const KNOWN_STATES = ['starting', 'idle', 'busy'];
 
 /** Gauges computed at scrape time: nothing on the invoke path keeps them up to date. */

@@ -1,39 +1,49 @@
 import type { InstanceSpec, InvokeResult, Sandbox, SandboxInstance, SandboxTier } from '../core/sandbox.js';
 
+/** A tier this host could not start (it refuses to run code unconfined), with the reason. */
+export type TierOrReason = Sandbox | { unavailable: string };
+
 /**
- * Routes each instance to its tier: functions with a Lambda `runtime` (custom-runtime zips) to the process
- * tier, JavaScript bundles to the isolate tier. When the process tier could not start on this host (it
- * refuses to run code unconfined), its functions fail with that reason instead of running elsewhere.
+ * Routes each instance to its tier: container-image functions to the container tier, functions with a Lambda
+ * `runtime` (zips) to the process tier, JavaScript bundles to the isolate tier. When a tier could not start on
+ * this host, its functions fail with that reason instead of running elsewhere.
  */
 export class TieredSandbox implements Sandbox {
   readonly tier: SandboxTier = 'isolate';
 
   constructor(
     private readonly isolate: Sandbox,
-    private readonly process: Sandbox | { unavailable: string },
+    private readonly process: TierOrReason,
+    private readonly container: TierOrReason = { unavailable: 'the container tier is not configured' },
   ) {}
 
   startInstance(spec: InstanceSpec): SandboxInstance {
+    if (spec.config.image !== undefined) return start(this.container, 'container', spec);
     if (spec.runtime === undefined) return this.isolate.startInstance(spec);
-    if ('unavailable' in this.process) return new UnavailableInstance(this.process.unavailable);
-    return this.process.startInstance(spec);
+    return start(this.process, 'process', spec);
   }
 
   async close(): Promise<void> {
-    await Promise.all([
-      this.isolate.close(),
-      'unavailable' in this.process ? undefined : this.process.close(),
-    ]);
+    const running = [this.isolate, this.process, this.container].filter(
+      (tier): tier is Sandbox => !('unavailable' in tier),
+    );
+    await Promise.all(running.map((tier) => tier.close()));
   }
+}
+
+function start(tier: TierOrReason, name: SandboxTier, spec: InstanceSpec): SandboxInstance {
+  return 'unavailable' in tier ? new UnavailableInstance(name, tier.unavailable) : tier.startInstance(spec);
 }
 
 /** An instance of a tier this host cannot run: every invocation fails with the reason. */
 class UnavailableInstance implements SandboxInstance {
   readonly id = 'unavailable';
-  readonly tier: SandboxTier = 'process';
   readonly dead = true;
 
-  constructor(private readonly reason: string) {}
+  constructor(
+    readonly tier: SandboxTier,
+    private readonly reason: string,
+  ) {}
 
   invoke(): Promise<InvokeResult> {
     return Promise.resolve({

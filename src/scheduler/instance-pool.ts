@@ -159,6 +159,21 @@ export class Scheduler {
     this.fillProvisioned(pool);
   }
 
+  /**
+   * Starts one instance of this version ahead of its first call (a container-image deploy's warm-up, SCAR's
+   * "request-response first" made automatic), unless an idle one is already there or there is no room. It
+   * lives like any idle instance: the keep-alive reaps it when no call comes. True when one was started.
+   */
+  warm(spec: InstanceSpec): boolean {
+    const pool = this.pool(spec.functionName);
+    if ((pool.idle.get(versionKey(spec))?.length ?? 0) > 0) return false;
+    const started = this.startInstance(pool, spec, this.capOf(spec));
+    if (started === undefined) return false;
+    started.unloadAt = Date.now() + this.options.keepAliveMs;
+    this.makeIdle(pool, started);
+    return true;
+  }
+
   /** Instances of a function (or of all functions), for `GET .../instances` and `strato ps`. */
   list(functionName?: string): InstanceInfo[] {
     const out: InstanceInfo[] = [];
