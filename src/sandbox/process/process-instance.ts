@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
+import type { Logger } from 'pino';
 import type {
   InstanceSpec,
   InvokeOptions,
   InvokeRequest,
   InvokeResult,
   SandboxInstance,
+  SandboxTier,
 } from '../../core/sandbox.js';
 import type { RuntimeInvocationResult } from '../runtime-api/runtime-api-endpoint.js';
 import type { ConfinedExit } from './confined-process.js';
@@ -29,11 +31,17 @@ type InvokeRace =
   | { kind: 'timeout' };
 
 /**
- * One instance of the process tier: a confined Lambda custom runtime (`bootstrap`) that polls its own
- * Runtime API endpoint. Serves one invocation at a time; a timeout, OOM or exit kills it for good.
+ * Starts an instance's runtime and waits for its first poll; never rejects (a failure is the first
+ * invocation's result). The process tier's is {@link startRuntime}; the container tier brings its own.
  */
-export class ProcessInstance implements SandboxInstance {
-  readonly tier = 'process' as const;
+export type RuntimeStarter = (id: string, disposed: AbortSignal) => Promise<StartOutcome>;
+
+/**
+ * One instance of a Runtime API tier: a runtime, confined by the tier, that polls its own Runtime API
+ * endpoint. Serves one invocation at a time; a timeout, OOM or exit kills it for good. What starts the
+ * runtime is the tier's {@link RuntimeStarter}; everything from the first poll on is the same for every tier.
+ */
+export class RuntimeInstance implements SandboxInstance {
   readonly id = randomBytes(8).toString('hex');
   private isDead = false;
   private readonly started: Promise<StartOutcome>;
@@ -43,11 +51,13 @@ export class ProcessInstance implements SandboxInstance {
   private readonly disposal = new AbortController();
 
   constructor(
+    readonly tier: Exclude<SandboxTier, 'isolate'>,
     private readonly spec: InstanceSpec,
-    private readonly context: RuntimeContext,
-    private readonly onGone: (instance: ProcessInstance) => void,
+    start: RuntimeStarter,
+    private readonly logger: Logger,
+    private readonly onGone: (instance: RuntimeInstance) => void,
   ) {
-    this.started = startRuntime(this.id, spec, context, this.disposal.signal);
+    this.started = start(this.id, this.disposal.signal);
     // A runtime that exits between invocations is gone; during one, the invocation reports the exit.
     void this.started.then(async (start) => {
       if (start.kind !== 'ready') return;
@@ -129,7 +139,7 @@ export class ProcessInstance implements SandboxInstance {
     this.teardown = this.started
       .then((start) => (start.kind === 'ready' ? start.runtime.stop() : undefined))
       .catch((error: unknown) =>
-        this.context.logger.error({ err: error, instanceId: this.id }, 'process instance teardown failed'),
+        this.logger.error({ err: error, instanceId: this.id }, `${this.tier} instance teardown failed`),
       )
       .finally(() => this.onGone(this));
   }
@@ -212,6 +222,19 @@ export class ProcessInstance implements SandboxInstance {
       return { ...base, outcome: 'success', response: { kind: 'http', response: mapped } };
     }
     return { ...base, outcome: 'success', response: { kind: 'json', json: asJson(answer.body) } };
+  }
+}
+
+/** The process tier's instance: a Lambda runtime confined by {@link startRuntime}. */
+export class ProcessInstance extends RuntimeInstance {
+  constructor(spec: InstanceSpec, context: RuntimeContext, onGone: (instance: RuntimeInstance) => void) {
+    super(
+      'process',
+      spec,
+      (id, disposed) => startRuntime(id, spec, context, disposed),
+      context.logger,
+      onGone,
+    );
   }
 }
 

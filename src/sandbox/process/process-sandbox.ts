@@ -7,7 +7,7 @@ import { StratoError } from '../../core/strato-error.js';
 import { CodeCache, type ZipExtractor } from './code-cache.js';
 import { InstanceCgroup } from './cgroup.js';
 import { detectConfinement } from './host-capabilities.js';
-import { ProcessInstance } from './process-instance.js';
+import { ProcessInstance, type RuntimeInstance } from './process-instance.js';
 import { socatPath, taskRoot } from './runtime-forwarder.js';
 import { runtimeDir } from './runtime-command.js';
 import type { RuntimeContext } from './runtime-start.js';
@@ -41,7 +41,7 @@ export interface ProcessSandboxOptions {
  */
 export class ProcessSandbox implements Sandbox {
   readonly tier = 'process' as const;
-  private readonly instances = new Set<ProcessInstance>();
+  private readonly instances = new Set<RuntimeInstance>();
   private closed = false;
 
   private constructor(private readonly context: RuntimeContext) {}

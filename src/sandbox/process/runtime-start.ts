@@ -72,24 +72,13 @@ export async function startRuntime(
   disposed: AbortSignal,
 ): Promise<StartOutcome> {
   let launched: LaunchedRuntime | undefined;
-  const failed = async (result: ResultWithoutLogs): Promise<StartOutcome> => {
-    await launched?.stop();
-    const logs = launched?.capture.take() ?? { lines: [], bytes: 0, truncated: false };
-    const withLogs: InvokeResult = {
-      ...result,
-      logs: logs.lines,
-      logBytes: logs.bytes,
-      logTruncated: logs.truncated,
-    };
-    return { kind: 'failed', result: withLogs };
-  };
   try {
     if (spec.loadArtifact === undefined) throw new Error(`${spec.functionName} has no deployment zip`);
     const startedAt = performance.now();
     const codeDir = await context.codeCache.ensure(spec.codeSha256, spec.loadArtifact);
     const command = await runtimeCommand(spec, codeDir, context.nodeRuntimes);
     if (command.kind === 'invalid') {
-      return await failed({
+      return await failedStart(undefined, {
         outcome: 'error',
         phase: 'init',
         error: command.error,
@@ -97,7 +86,7 @@ export async function startRuntime(
         initDurationMs: 0,
       });
     }
-    if (disposed.aborted) return await failed(gone('the instance was disposed while it started'));
+    if (disposed.aborted) return await failedStart(undefined, disposedWhileStarting());
     const lambdaEnv = lambdaEnvironment({
       functionName: spec.functionName,
       version: spec.version,
@@ -126,67 +115,110 @@ export async function startRuntime(
         { codeDir, instancesDir: context.instancesDir, dataDir: context.dataDir },
         { tmpSizeBytes: context.tmpSizeBytes, logLimitBytes: context.logLimitBytes },
       ));
-    const { endpoint, process: running, capture, stop } = launched;
     const launchedAt = performance.now();
-    const init = await raceInit(endpoint, running.exited, spec.config.timeoutMs, disposed);
-    const initDurationMs = performance.now() - spawnedAt;
-    const streamsClosed = Promise.all([closed(running.stdout), closed(running.stderr)]);
-    const drainOutput = async (exited: boolean) => {
-      // Output written before the runtime answered may still sit in the pipe behind the socket's event.
-      await nextTurn();
-      if (exited) await Promise.race([streamsClosed, sleep(200)]);
-    };
-    switch (init.kind) {
-      case 'polled':
-        // The phases of a cold start, for bench/process-phases.ts and for tuning.
-        context.logger.debug(
-          {
-            functionName: spec.functionName,
-            pooled: pooled !== undefined,
-            codeMs: spawnedAt - startedAt,
-            launchMs: launchedAt - spawnedAt,
-            firstPollMs: performance.now() - launchedAt,
-          },
-          'process instance started',
-        );
-        return {
-          kind: 'ready',
-          runtime: { endpoint, exited: running.exited, capture, initDurationMs, drainOutput, stop },
-        };
-      case 'init-error':
-        await drainOutput(false);
-        return await failed({
-          outcome: 'error',
-          phase: 'init',
-          error: init.error,
-          durationMs: 0,
-          initDurationMs,
-        });
-      case 'exit':
-        await drainOutput(true);
-        return await failed({
-          ...exitFailure(init.exit, 'before it polled for an invocation'),
-          durationMs: 0,
-          initDurationMs,
-        });
-      case 'disposed':
-        return await failed(gone('the instance was disposed while it started'));
-      case 'timeout':
-        return await failed({
-          outcome: 'timeout',
-          error: {
-            type: 'Timeout',
-            message: `the runtime did not poll for an invocation within ${spec.config.timeoutMs} ms`,
-            stack: undefined,
-          },
-          durationMs: 0,
-          initDurationMs,
-        });
-    }
+    return await untilFirstPoll(launched, spec.config.timeoutMs, disposed, spawnedAt, () =>
+      // The phases of a cold start, for bench/process-phases.ts and for tuning.
+      context.logger.debug(
+        {
+          functionName: spec.functionName,
+          pooled: pooled !== undefined,
+          codeMs: spawnedAt - startedAt,
+          launchMs: launchedAt - spawnedAt,
+          firstPollMs: performance.now() - launchedAt,
+        },
+        'process instance started',
+      ),
+    );
   } catch (error) {
     context.logger.error({ err: error, functionName: spec.functionName }, 'process instance failed to start');
-    return await failed(gone(`the instance could not start: ${(error as Error).message}`));
+    return await failedStart(launched, gone(`the instance could not start: ${(error as Error).message}`));
   }
+}
+
+/** What {@link untilFirstPoll} needs of a started runtime, whichever tier started it. */
+export interface StartedRuntime {
+  endpoint: RuntimeApiEndpoint;
+  process: { exited: Promise<ConfinedExit>; stdout: Readable; stderr: Readable };
+  capture: OutputCapture;
+  /** Kills the runtime, closes the endpoint and removes what the instance created. */
+  stop: () => Promise<void>;
+}
+
+/**
+ * Waits for a started runtime's first poll (its init phase, bounded by the function's timeout) and makes the
+ * outcome: ready, or the failed first invocation (init error, exit, timeout, disposal) with the runtime stopped
+ * and its output attached. `spawnedAt` (performance.now()) starts the init duration; `onPolled` runs once ready.
+ * Never rejects.
+ */
+export async function untilFirstPoll(
+  started: StartedRuntime,
+  timeoutMs: number,
+  disposed: AbortSignal,
+  spawnedAt: number,
+  onPolled: () => void = () => undefined,
+): Promise<StartOutcome> {
+  const { endpoint, process: running, capture, stop } = started;
+  const init = await raceInit(endpoint, running.exited, timeoutMs, disposed);
+  const initDurationMs = performance.now() - spawnedAt;
+  const streamsClosed = Promise.all([closed(running.stdout), closed(running.stderr)]);
+  const drainOutput = async (exited: boolean) => {
+    // Output written before the runtime answered may still sit in the pipe behind the socket's event.
+    await nextTurn();
+    if (exited) await Promise.race([streamsClosed, sleep(200)]);
+  };
+  switch (init.kind) {
+    case 'polled':
+      onPolled();
+      return {
+        kind: 'ready',
+        runtime: { endpoint, exited: running.exited, capture, initDurationMs, drainOutput, stop },
+      };
+    case 'init-error':
+      await drainOutput(false);
+      return await failedStart(started, {
+        outcome: 'error',
+        phase: 'init',
+        error: init.error,
+        durationMs: 0,
+        initDurationMs,
+      });
+    case 'exit':
+      await drainOutput(true);
+      return await failedStart(started, {
+        ...exitFailure(init.exit, 'before it polled for an invocation'),
+        durationMs: 0,
+        initDurationMs,
+      });
+    case 'disposed':
+      return await failedStart(started, disposedWhileStarting());
+    case 'timeout':
+      return await failedStart(started, {
+        outcome: 'timeout',
+        error: {
+          type: 'Timeout',
+          message: `the runtime did not poll for an invocation within ${timeoutMs} ms`,
+          stack: undefined,
+        },
+        durationMs: 0,
+        initDurationMs,
+      });
+  }
+}
+
+/** A start that failed: stops what was started and attaches its output to the first invocation's result. */
+export async function failedStart(
+  started: Pick<StartedRuntime, 'capture' | 'stop'> | undefined,
+  result: ResultWithoutLogs,
+): Promise<StartOutcome> {
+  await started?.stop();
+  const logs = started?.capture.take() ?? { lines: [], bytes: 0, truncated: false };
+  const withLogs: InvokeResult = {
+    ...result,
+    logs: logs.lines,
+    logBytes: logs.bytes,
+    logTruncated: logs.truncated,
+  };
+  return { kind: 'failed', result: withLogs };
 }
 
 async function raceInit(
@@ -226,7 +258,13 @@ async function raceInit(
   }
 }
 
-function gone(message: string): ResultWithoutLogs {
+/** The first invocation's result when the instance was disposed before its runtime polled. */
+export function disposedWhileStarting(): ResultWithoutLogs {
+  return gone('the instance was disposed while it started');
+}
+
+/** The first invocation's result when the instance could not start at all (`SandboxCrashed`). */
+export function gone(message: string): ResultWithoutLogs {
   return {
     outcome: 'crashed',
     error: { type: 'SandboxCrashed', message, stack: undefined },
@@ -256,7 +294,11 @@ export function exitFailure(
 /** As on Lambda, a function may set PATH, LANG, TZ and LD_LIBRARY_PATH; every other Lambda variable is reserved. */
 const overridable = new Set(['PATH', 'LANG', 'TZ', 'LD_LIBRARY_PATH']);
 
-function functionEnvironment(
+/**
+ * The runtime's environment: the Lambda variables over the function's own, except those a function may
+ * override. Exported for the container tier, which layers the image's env beneath both.
+ */
+export function functionEnvironment(
   lambdaEnv: Record<string, string>,
   functionEnv: Record<string, string>,
 ): Record<string, string> {
