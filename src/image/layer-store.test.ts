@@ -325,4 +325,15 @@ describe('LayerStore', () => {
     });
     expect(reopened.stats().fetches).toBe(0);
   });
+
+  it('unpacks a layer again when its record is corrupt', async () => {
+    const layer = await layerOf([{ name: 'file', content: 'x' }]);
+    const store = await LayerStore.open(root);
+    const fetch = (destination: string) => writeFile(destination, layer.blob);
+    await store.ensureLayer(layer.descriptor, layer.diffId, fetch);
+    await writeFile(`${store.layerDir(layer.diffId)}.json`, '{"truncated":');
+    expect(await store.ensureLayer(layer.descriptor, layer.diffId, fetch)).toEqual({ state: 'unpacked' });
+    expect(store.stats()).toMatchObject({ layersUnpacked: 2, fetches: 2 });
+    expect(await readFile(path.join(store.layerDir(layer.diffId), 'file'), 'utf8')).toBe('x');
+  });
 });

@@ -187,7 +187,15 @@ export class LayerStore {
     }
     const listeners = new Set<(event: ImageProgress) => void>();
     if (onProgress !== undefined) listeners.add(onProgress);
-    const report = (event: ImageProgress): void => listeners.forEach((listener) => listener(event));
+    const report = (event: ImageProgress): void => {
+      for (const listener of listeners) {
+        try {
+          listener(event);
+        } catch {
+          // A caller's progress output failing (a closed terminal) must not fail a build others share.
+        }
+      }
+    };
     const promise = this.assembleOnce(image, hex, fetchBlob, report).finally(() =>
       this.rootfsFlights.delete(hex),
     );
@@ -201,14 +209,16 @@ export class LayerStore {
     for (const name of await readdir(this.layersDir)) {
       const hex = name.endsWith(SIDECAR_SUFFIX) ? name.slice(0, -SIDECAR_SUFFIX.length) : undefined;
       if (hex === undefined || !HEX_PATTERN.test(hex)) continue;
+      let lastUsedMs: number;
       try {
-        const record = await this.readRecord(hex);
-        const { mtimeMs } = await stat(this.recordPath(hex));
-        layers.push({ diffId: `sha256:${hex}`, bytes: record.bytes, lastUsedMs: mtimeMs });
+        lastUsedMs = (await stat(this.recordPath(hex))).mtimeMs;
       } catch (error) {
         // Removed since readdir (a concurrent removal): not a cached layer any more.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
       }
+      const record = await this.readRecordIfValid(hex);
+      layers.push({ diffId: `sha256:${hex}`, bytes: record?.bytes ?? 0, lastUsedMs });
     }
     return layers;
   }
@@ -239,12 +249,7 @@ export class LayerStore {
     // first and the layer stays, or the removal is registered first and the ensure call waits for it.
     if ((this.layerPins.get(hex) ?? 0) > 0 || this.layerFlights.has(hex)) return undefined;
     return this.trackRemoval(`layer:${hex}`, async () => {
-      let bytes = 0;
-      try {
-        bytes = (await this.readRecord(hex)).bytes;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
+      const bytes = (await this.readRecordIfValid(hex))?.bytes ?? 0;
       // The record goes first: from then on the layer is incomplete, whatever happens to the rest.
       await rm(this.recordPath(hex), { force: true });
       await this.discard(path.join(this.layersDir, hex));
@@ -419,18 +424,40 @@ export class LayerStore {
   }
 
   private async hasLayer(hex: string): Promise<boolean> {
-    return (await isFile(this.recordPath(hex))) && (await isDirectory(path.join(this.layersDir, hex)));
+    return (
+      (await this.readRecordIfValid(hex)) !== undefined && (await isDirectory(path.join(this.layersDir, hex)))
+    );
   }
 
+  /** The record of a layer the assembler is about to use (pinned, so it cannot vanish meanwhile). */
   private async readRecord(hex: string): Promise<LayerRecord> {
-    const text = await readFile(this.recordPath(hex), 'utf8');
-    const parsed = layerRecordSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) {
-      throw new StratoError('INTERNAL', `corrupt layer record ${this.recordPath(hex)}`, {
-        cause: parsed.error,
-      });
+    const record = await this.readRecordIfValid(hex);
+    if (record === undefined) {
+      throw new StratoError('INTERNAL', `layer record ${this.recordPath(hex)} is missing or corrupt`);
     }
-    return parsed.data;
+    return record;
+  }
+
+  /**
+   * A layer's record, or undefined when there is none or it does not parse: a corrupt record (a disk
+   * error, a hand edit) makes the layer count as absent, so it is unpacked again rather than failing forever.
+   */
+  private async readRecordIfValid(hex: string): Promise<LayerRecord | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.recordPath(hex), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    const parsed = layerRecordSchema.safeParse(json);
+    return parsed.success && parsed.data.diffId === `sha256:${hex}` ? parsed.data : undefined;
   }
 
   /** Renames a tree into tmp/ before deleting it, so a crash mid-delete never leaves a partial entry in place. */
@@ -507,14 +534,6 @@ async function touch(target: string): Promise<void> {
 async function isDirectory(target: string): Promise<boolean> {
   try {
     return (await stat(target)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-async function isFile(target: string): Promise<boolean> {
-  try {
-    return (await stat(target)).isFile();
   } catch {
     return false;
   }
