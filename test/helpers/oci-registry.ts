@@ -54,9 +54,10 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   try {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const port = await freePort();
-      const child = spawnRegistry(dir, port, options);
+      const nonce = randomBytes(8).toString('hex');
+      const child = spawnRegistry(dir, port, nonce, options);
       try {
-        await untilAnswering(child.process, port, child.output);
+        await untilAnswering(child.process, port, nonce, child.output);
       } catch (error) {
         lastError = error;
         await killAndWait(child.process);
@@ -81,6 +82,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
 function spawnRegistry(
   dir: string,
   port: number,
+  nonce: string,
   options: StartRegistryOptions,
 ): { process: ChildProcess; output: () => string } {
   const config: Record<string, unknown> = {
@@ -91,7 +93,12 @@ function spawnRegistry(
       delete: { enabled: true },
       maintenance: { uploadpurging: { enabled: false } },
     },
-    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(16).toString('hex') },
+    // The nonce header tells our registry from another process that took the port first.
+    http: {
+      addr: `127.0.0.1:${port}`,
+      secret: randomBytes(16).toString('hex'),
+      headers: { 'X-Test-Registry': [nonce] },
+    },
   };
   if (options.basicAuth !== undefined) {
     const htpasswd = path.join(dir, 'htpasswd');
@@ -114,7 +121,12 @@ function spawnRegistry(
   return { process: child, output: () => output };
 }
 
-async function untilAnswering(child: ChildProcess, port: number, output: () => string): Promise<void> {
+async function untilAnswering(
+  child: ChildProcess,
+  port: number,
+  nonce: string,
+  output: () => string,
+): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -123,8 +135,11 @@ async function untilAnswering(child: ChildProcess, port: number, output: () => s
     try {
       const response = await fetch(`http://127.0.0.1:${port}/v2/`, { signal: AbortSignal.timeout(1000) });
       await response.body?.cancel();
+      if (response.headers.get('x-test-registry') !== nonce)
+        throw new Error(`port ${port} is another server's`);
       if (response.status === 200 || response.status === 401) return;
-    } catch {
+    } catch (error) {
+      if (error instanceof Error && error.message.includes("another server's")) throw error;
       // Not listening yet.
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
