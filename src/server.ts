@@ -25,7 +25,9 @@ import { createLogger } from './observe/logger.js';
 import { extractZip } from './build/zip-archive.js';
 import { IsolateSandbox } from './sandbox/isolate/isolate-sandbox.js';
 import { ProcessSandbox } from './sandbox/process/index.js';
-import { TieredSandbox } from './sandbox/tiered-sandbox.js';
+import { ContainerSandbox } from './sandbox/container/index.js';
+import { TieredSandbox, type TierOrReason } from './sandbox/tiered-sandbox.js';
+import { ImageService } from './image/image-service.js';
 import { Scheduler } from './scheduler/instance-pool.js';
 import { openPostgresStore, openSqliteStore } from './store/index.js';
 import { openSqliteQueue } from './queue/sqlite-queue.js';
@@ -57,7 +59,20 @@ export async function startServer(
     logger,
   });
   const processTier = await startProcessTier(config, logger);
-  const scheduler = new Scheduler(new TieredSandbox(sandbox, processTier), {
+  const containerTier = await startContainerTier(config, logger);
+  const images = await ImageService.open({
+    store,
+    cacheDir: config.imageCacheDir ?? path.join(config.dataDir, 'images'),
+    registries: config.registries,
+    insecureRegistries: config.insecureRegistries,
+    logger,
+  });
+  // Layers no version pins go once an hour (and on `POST /v1/images/gc`).
+  const imageGc = setInterval(() => {
+    images.collectGarbage().catch((error: unknown) => logger.error({ err: error }, 'image GC failed'));
+  }, 3_600_000);
+  imageGc.unref();
+  const scheduler = new Scheduler(new TieredSandbox(sandbox, processTier, containerTier), {
     keepAliveMs: config.keepAlive,
     maxQueueWaitMs: config.maxQueueWait,
     maxQueuedPerFunction: 1000,
@@ -84,6 +99,7 @@ export async function startServer(
     recorder,
     stackMapper: new StackMapper(store),
     logger,
+    prepareImage: (codeSha256) => images.prepare(codeSha256),
   });
   // The async queue is node-local SQLite (its own file, full durability) until cluster mode brings NATS.
   const queue = openSqliteQueue({ file: path.join(config.dataDir, 'queue.db') });
@@ -115,6 +131,11 @@ export async function startServer(
       provisioner.refresh(name);
       // A deleted function's triggers are gone from the store; stop their timers here too.
       cronScheduler.functionChanged(name);
+    },
+    images,
+    // The image is on the node now; a warm-up instance makes the first real call a warm one.
+    onImageDeployed: (version) => {
+      scheduler.warm(invoker.specOf(version));
     },
   });
   const lambdaApi = new LambdaApi({
@@ -148,6 +169,7 @@ export async function startServer(
     maxBundleBytes: config.maxBundle,
     metrics,
     recorder,
+    images: { service: images, maxArchiveBytes: config.maxImageArchive },
     edge: {
       headersTimeoutMs: config.headersTimeout,
       requestTimeoutMs: config.requestTimeout,
@@ -164,6 +186,7 @@ export async function startServer(
     closing ??= (async () => {
       // First, so no slot is enqueued into a queue that is closing.
       await cronScheduler.stop();
+      clearInterval(imageGc);
       invoker.stopAccepting();
       // Keep-alive connections that finish their last request while we close would otherwise hold the
       // server open until their idle timeout: close them as they become idle.
@@ -183,6 +206,7 @@ export async function startServer(
       scheduler.close();
       await sandbox.close();
       if (processTier instanceof ProcessSandbox) await processTier.close();
+      if (containerTier instanceof ContainerSandbox) await containerTier.close();
       await Promise.race([httpClosed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       app.server.closeAllConnections();
       clearInterval(idleCloser);
@@ -215,6 +239,21 @@ async function startProcessTier(
   } catch (error) {
     const unavailable = error instanceof Error ? error.message : String(error);
     logger.warn({ reason: unavailable }, 'process tier unavailable; custom-runtime functions will fail');
+    return { unavailable };
+  }
+}
+
+/** The container tier, where an OCI runtime works on this host; otherwise the reason, as for the process tier. */
+async function startContainerTier(config: ServerConfig, logger: Logger): Promise<TierOrReason> {
+  try {
+    return await ContainerSandbox.create({
+      dataDir: path.join(config.dataDir, 'containers'),
+      logger,
+      logLimitBytes: config.logLimitPerInvocation,
+    });
+  } catch (error) {
+    const unavailable = error instanceof Error ? error.message : String(error);
+    logger.warn({ reason: unavailable }, 'container tier unavailable; container-image functions will fail');
     return { unavailable };
   }
 }

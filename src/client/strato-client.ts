@@ -353,11 +353,11 @@ export class StratoClient {
     return ((await response.json()) as { image: ImageSummaryView }).image;
   }
 
-  /** Removes cached layers and root file systems no version pins. */
-  collectImageGarbage(): Promise<{
+  /** Removes cached layers and root file systems no version pins, once unused for `grace` (default 10m). */
+  collectImageGarbage(options: { grace?: string | number } = {}): Promise<{
     collected: { removedLayers: string[]; removedRootfs: string[]; freedBytes: number };
   }> {
-    return this.json('POST', '/v1/images/gc', {});
+    return this.json('POST', '/v1/images/gc', options);
   }
 
   /** A function's dead-lettered async invocations, oldest first. */

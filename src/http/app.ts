@@ -22,6 +22,8 @@ import { registerMetricsRoutes } from './routes/metrics-routes.js';
 import { registerRecordRoutes } from './routes/records-routes.js';
 import { registerTriggerRoutes } from './routes/trigger-routes.js';
 import type { TriggerService } from '../triggers/trigger-service.js';
+import type { ImageService } from '../image/image-service.js';
+import { registerImageRoutes } from './routes/image-routes.js';
 
 export interface HttpDependencies {
   store: Store;
@@ -42,6 +44,8 @@ export interface HttpDependencies {
   recorder?: InvocationRecorder;
   /** Limits on slow or oversized request heads (slowloris, header floods). @default Node's own */
   edge?: EdgeLimits;
+  /** Container images (`/v1/images/...`). @default no image routes */
+  images?: { service: ImageService; maxArchiveBytes: number };
 }
 
 /** How long a client may take to send its headers and its whole request, and how large the head may be. */
@@ -118,5 +122,6 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   registerDlqRoutes(app, deps.asyncInvocations);
   if (deps.recorder !== undefined) registerLogFollowRoute(app, deps.store, deps.recorder);
   if (deps.metrics !== undefined) registerMetricsRoutes(app, deps.metrics);
+  if (deps.images !== undefined) registerImageRoutes(app, deps.images.service, deps.images.maxArchiveBytes);
   return app;
 }
