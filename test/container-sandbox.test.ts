@@ -176,7 +176,7 @@ async function snapshot(rootfs: string): Promise<string> {
   return stdout.split('\n').sort().join('\n');
 }
 
-/** Host-side leftovers of one instance: its cgroup dirs, runtime state entry, forwarder, instance dir. */
+/** Host-side leftovers of one instance: its cgroup dirs, runtime state entry, instance dir. */
 async function leftovers(dataDir: string, instance: SandboxInstance) {
   const mounts = cgroupHost.ok ? cgroupHost.host.mounts : [];
   const cgroups: string[] = [];
@@ -188,13 +188,26 @@ async function leftovers(dataDir: string, instance: SandboxInstance) {
   }
   const state = (await readdir(join(dataDir, 'state'))).filter((name) => name.startsWith('strato-'));
   const instanceDirs = await readdir(join(dataDir, 'instances'));
-  const forwarders: number[] = [];
+  return { cgroups, state, instanceDirs };
+}
+
+/** Runtime API forwarders (socat in their own network namespace) of the sandbox on `dataDir`. */
+async function forwardersOf(dataDir: string): Promise<number[]> {
+  const pids: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(join(dataDir, 'instances', instance.id))) forwarders.push(Number(entry));
+    if (cmdline.includes(`UNIX-CONNECT:${join(dataDir, 'sockets')}/`)) pids.push(Number(entry));
   }
-  return { cgroups, state, instanceDirs, forwarders };
+  return pids;
+}
+
+/** Closes the sandbox and checks that it left no forwarder running. */
+async function closeAndCheck(sandbox: ContainerSandbox, dataDir: string): Promise<void> {
+  sandboxes.splice(sandboxes.indexOf(sandbox), 1);
+  await sandbox.close();
+  expect(await forwardersOf(dataDir)).toEqual([]);
+  expect(await readdir(join(dataDir, 'sockets'))).toEqual([]);
 }
 
 /** The container's own cgroup directory in the pids hierarchy (v1), while it runs. */
@@ -387,8 +400,8 @@ describe.each(['crun', 'runc'] as const)('container tier with %s', (runtime) => 
       cgroups: [],
       state: [],
       instanceDirs: [],
-      forwarders: [],
     });
+    await closeAndCheck(sandbox, dataDir);
   });
 
   itWorks('contains a fork bomb in the pids limit, then fails the instance rather than hanging', async () => {
@@ -424,8 +437,8 @@ describe.each(['crun', 'runc'] as const)('container tier with %s', (runtime) => 
       cgroups: [],
       state: [],
       instanceDirs: [],
-      forwarders: [],
     });
+    await closeAndCheck(sandbox, dataDir);
   });
 
   itWorks('kills a container that passes its timeout; disposal leaves nothing behind', async () => {
@@ -434,12 +447,12 @@ describe.each(['crun', 'runc'] as const)('container tier with %s', (runtime) => 
     const instance = sandbox.startInstance(specOf(rootfs));
     expect(responseOf(await instance.invoke(event('fast')))).toBe('ok');
     const live = await leftovers(dataDir, instance);
-    // While it runs: its cgroup, its state entry, its forwarder and its bundle exist (so the checks below can fail).
+    // While it runs: its cgroup, its state entry and its bundle exist (so the checks below can fail), and
+    // forwarders (its own, with a child per connection, and the pool's).
     expect(live.cgroups.length).toBeGreaterThan(0);
     expect(live.state).toEqual([`strato-${instance.id}`]);
-    // socat's listener, and a child per connection (the runtime's long poll).
-    expect(live.forwarders.length).toBeGreaterThan(0);
     expect(live.instanceDirs).toEqual([instance.id]);
+    expect((await forwardersOf(dataDir)).length).toBeGreaterThan(0);
     const result = await instance.invoke(event('slow', 1_000));
     expect(result.outcome).toBe('timeout');
     expect(instance.dead).toBe(true);
@@ -448,10 +461,9 @@ describe.each(['crun', 'runc'] as const)('container tier with %s', (runtime) => 
       cgroups: [],
       state: [],
       instanceDirs: [],
-      forwarders: [],
     });
-    // The runtime agrees: no container left in its state dir.
     expect(sandbox.instanceCount).toBe(0);
+    await closeAndCheck(sandbox, dataDir);
   });
 
   itWorks(
@@ -507,17 +519,22 @@ describe.each(['crun', 'runc'] as const)('container tier with %s', (runtime) => 
     // A crash: the sandbox is never closed; a new one on the same data dir finds what it left.
     sandboxes.splice(sandboxes.indexOf(sandbox), 1);
     expect((await leftovers(dataDir, instance)).state).toEqual([`strato-${instance.id}`]);
+    const oldForwarders = await forwardersOf(dataDir);
+    expect(oldForwarders.length).toBeGreaterThan(0);
     const restarted = await ContainerSandbox.create({ dataDir, logger, logLimitBytes: 1024, runtime });
     sandboxes.push(restarted);
     expect(await leftovers(dataDir, instance)).toEqual({
       cgroups: [],
       state: [],
       instanceDirs: [],
-      forwarders: [],
     });
+    // Only the new sandbox's own idle forwarders remain.
+    const nowRunning = await forwardersOf(dataDir);
+    expect(oldForwarders.filter((pid) => nowRunning.includes(pid))).toEqual([]);
     // The old instance notices that its container is gone.
     const after = await instance.invoke(event({}, 2_000));
     expect(after.outcome).not.toBe('success');
     await instance.dispose();
+    await closeAndCheck(restarted, dataDir);
   });
 });

@@ -8,6 +8,8 @@ import { RuntimeInstance } from '../process/process-instance.js';
 import { socatPath } from '../process/runtime-forwarder.js';
 import { detectCgroupHost, removeStaleCgroups } from './container-cgroup.js';
 import { startContainer, type ContainerContext } from './container-start.js';
+import { MountNamespaceHolder } from './mount-namespace.js';
+import { ForwarderPool } from './net-forwarder.js';
 import { detectOciRuntime, OciRuntime, type OciRuntimeInfo, type OciRuntimeName } from './oci-runtime.js';
 
 export interface ContainerSandboxOptions {
@@ -23,6 +25,8 @@ export interface ContainerSandboxOptions {
   tmpSizeBytes?: number;
   /** Use this runtime or none (tests, the bench). @default crun where it works, else runc */
   runtime?: OciRuntimeName;
+  /** Runtime API forwarders kept started ahead of need (each ~20 ms of a cold start otherwise). @default 2 */
+  forwarderPoolSize?: number;
 }
 
 const ipCandidates = ['/usr/sbin/ip', '/usr/bin/ip'];
@@ -42,7 +46,10 @@ export class ContainerSandbox implements Sandbox {
   private readonly instances = new Set<RuntimeInstance>();
   private closed = false;
 
-  private constructor(private readonly context: ContainerContext) {}
+  private constructor(
+    private readonly context: ContainerContext,
+    private readonly holder: MountNamespaceHolder | undefined,
+  ) {}
 
   /**
    * Finds a working OCI runtime (a trial container, once per process) and clears what an earlier run of this
@@ -73,29 +80,47 @@ export class ContainerSandbox implements Sandbox {
     const stateDir = join(dataDir, 'state');
     const instancesDir = join(dataDir, 'instances');
     const scratchDir = join(dataDir, 'scratch');
+    const socketsDir = join(dataDir, 'sockets');
+    // `<socketsDir>/<16 hex>.sock` must fit a Unix socket address (108 bytes with its NUL).
+    if (Buffer.byteLength(socketsDir) + 22 > 107) {
+      throw unavailable(`the data dir is too long for Unix socket paths: ${dataDir}`);
+    }
     for (const dir of [stateDir, instancesDir, scratchDir])
       await mkdir(dir, { recursive: true, mode: 0o700 });
     const detection = await detectOciRuntime(host, scratchDir, options.runtime);
     if (!detection.ok) throw unavailable(detection.reason);
     const runtime = new OciRuntime(detection.choice, detection.info, stateDir);
+    const holder = await startHolder(detection.choice.hideUnified, options.logger);
+    if (holder !== undefined) runtime.useMountNamespace(holder);
     // One data dir, one sandbox: its cgroups carry a key of the dir, so a restart finds exactly its own.
     const cgroupKey = createHash('sha256').update(dataDir).digest('hex').slice(0, 10);
-    const stale = await removeLeftovers(runtime, stateDir, instancesDir, host, cgroupKey);
+    const stale = await removeLeftovers(
+      runtime,
+      { stateDir, instancesDir, socketsDir },
+      host,
+      cgroupKey,
+    ).catch((error: unknown) => {
+      holder?.stop();
+      throw unavailable(`could not clear what an earlier run left: ${(error as Error).message}`, error);
+    });
     if (stale.containers + stale.forwarders + stale.cgroups > 0) {
       options.logger.info(stale, 'removed containers left behind by an earlier server');
     }
     options.logger.info({ runtime: detection.info }, `container tier: ${detection.info.reason}`);
-    return new ContainerSandbox({
-      runtime,
-      host,
-      instancesDir,
-      cgroupKey,
-      ipTool,
-      logger: options.logger,
-      logLimitBytes: options.logLimitBytes,
-      tmpSizeBytes: options.tmpSizeBytes ?? 512 * 1024 * 1024,
-      checkedRoots: new Map(),
-    });
+    return new ContainerSandbox(
+      {
+        runtime,
+        host,
+        instancesDir,
+        cgroupKey,
+        forwarders: new ForwarderPool(options.forwarderPoolSize ?? 2, socketsDir, ipTool),
+        logger: options.logger,
+        logLimitBytes: options.logLimitBytes,
+        tmpSizeBytes: options.tmpSizeBytes ?? 512 * 1024 * 1024,
+        checkedRoots: new Map(),
+      },
+      holder,
+    );
   }
 
   /** Which OCI runtime runs the containers here, and why (for logs, docs and the bench). */
@@ -124,7 +149,12 @@ export class ContainerSandbox implements Sandbox {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.instances].map((instance) => instance.dispose()));
+    await Promise.all([
+      this.context.forwarders.close(),
+      ...[...this.instances].map((instance) => instance.dispose()),
+    ]);
+    // Last: stopping containers still runs the runtime in it.
+    this.holder?.stop();
   }
 }
 
@@ -135,11 +165,11 @@ export class ContainerSandbox implements Sandbox {
  */
 async function removeLeftovers(
   runtime: OciRuntime,
-  stateDir: string,
-  instancesDir: string,
+  dirs: { stateDir: string; instancesDir: string; socketsDir: string },
   host: Parameters<typeof removeStaleCgroups>[0],
   cgroupKey: string,
 ): Promise<{ containers: number; forwarders: number; cgroups: number }> {
+  const { stateDir, instancesDir, socketsDir } = dirs;
   const names = (await readdir(stateDir).catch(() => [] as string[])).filter((name) =>
     name.startsWith('strato-'),
   );
@@ -147,11 +177,27 @@ async function removeLeftovers(
     await runtime.kill(name);
     await runtime.forceDelete(name);
   }
-  const forwarders = await killForwarders(`UNIX-CONNECT:${instancesDir}/`);
+  const forwarders = await killForwarders(`UNIX-CONNECT:${socketsDir}/`);
   const cgroups = await removeStaleCgroups(host, cgroupKey);
-  await rm(instancesDir, { recursive: true, force: true });
-  await mkdir(instancesDir, { recursive: true, mode: 0o700 });
+  for (const dir of [instancesDir, socketsDir]) {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  }
   return { containers: names.length, forwarders, cgroups };
+}
+
+/** The held mount namespace crun runs in on a hybrid host; undefined (a new one per call) if it cannot start. */
+async function startHolder(
+  hiddenMount: string | undefined,
+  logger: Logger,
+): Promise<MountNamespaceHolder | undefined> {
+  if (hiddenMount === undefined) return undefined;
+  try {
+    return await MountNamespaceHolder.start(hiddenMount);
+  } catch (error) {
+    logger.warn({ err: error }, 'container tier: no held mount namespace; crun gets a new one per call');
+    return undefined;
+  }
 }
 
 /** SIGKILLs the processes whose command line holds `marker` (a dead server's forwarders). */

@@ -18,7 +18,7 @@ import {
 import { lambdaEnvironment } from '../runtime-api/lambda-environment.js';
 import { RuntimeApiEndpoint } from '../runtime-api/runtime-api-endpoint.js';
 import { ContainerCgroup, cgroupParent, type CgroupHost } from './container-cgroup.js';
-import { NetForwarder } from './net-forwarder.js';
+import type { ForwarderPool, NetForwarder } from './net-forwarder.js';
 import { buildOciSpec, containerArgs } from './oci-spec.js';
 import { lastRuntimeError, type OciRuntime } from './oci-runtime.js';
 
@@ -26,7 +26,6 @@ import { lastRuntimeError, type OciRuntime } from './oci-runtime.js';
 export const imageTaskRoot = '/var/task';
 export const imageRuntimeDir = '/var/runtime';
 const runtimeApiAddress = '127.0.0.1:9001';
-const maxSocketPathBytes = 107;
 /** How long a killed container may take to be gone before its runtime process is killed too. */
 const stopGraceMs = 5_000;
 
@@ -34,12 +33,12 @@ const stopGraceMs = 5_000;
 export interface ContainerContext {
   runtime: OciRuntime;
   host: CgroupHost;
-  /** `<dataDir>/instances`: one directory per instance (bundle, runtime log, Runtime API socket). */
+  /** `<dataDir>/instances`: one directory per instance (bundle, runtime log). */
   instancesDir: string;
   /** Names this sandbox's cgroups (`/strato-ctr/<key>-<id>`), so a restart finds what it left. */
   cgroupKey: string;
-  /** iproute2's `ip`, which brings loopback up in the forwarder's namespace. */
-  ipTool: string;
+  /** Runtime API forwarders (each in its own network namespace), started ahead of need. */
+  forwarders: ForwarderPool;
   logger: Logger;
   logLimitBytes: number;
   tmpSizeBytes: number;
@@ -66,7 +65,6 @@ export async function startContainer(
 ): Promise<StartOutcome> {
   const name = containerName(id);
   const instanceDir = join(context.instancesDir, id);
-  const socketPath = join(instanceDir, 'rt.sock');
   const logFile = join(instanceDir, 'runtime.log');
   const cgroup = new ContainerCgroup(context.host, `${cgroupParent}/${context.cgroupKey}-${id}`);
   const memoryBytes = spec.config.memoryMb * 1024 * 1024;
@@ -116,22 +114,24 @@ export async function startContainer(
       });
     }
     const startedAt = performance.now();
+    // Taken now, so one started on demand gets ready while the image does.
+    forwarder = context.forwarders.take();
     let image: PreparedImage;
     try {
       image = await spec.prepareImage();
     } catch (error) {
-      return await failedStart(undefined, {
-        outcome: 'crashed',
-        error: { type: imageErrorType(error), message: (error as Error).message, stack: undefined },
-        durationMs: 0,
-        initDurationMs: performance.now() - startedAt,
-      });
+      return await failedStart(
+        { capture, stop },
+        {
+          outcome: 'crashed',
+          error: { type: imageErrorType(error), message: (error as Error).message, stack: undefined },
+          durationMs: 0,
+          initDurationMs: performance.now() - startedAt,
+        },
+      );
     }
-    if (disposed.aborted) return await failedStart(undefined, disposedWhileStarting());
+    if (disposed.aborted) return await failedStart({ capture, stop }, disposedWhileStarting());
     const preparedAt = performance.now();
-    if (Buffer.byteLength(socketPath) > maxSocketPathBytes) {
-      throw new Error(`the data dir is too long for a Unix socket path: ${socketPath}`);
-    }
     const handler = spec.handler ?? image.config.cmd[0];
     const lambdaEnv = lambdaEnvironment({
       functionName: spec.functionName,
@@ -144,21 +144,23 @@ export async function startContainer(
     });
     if (containerArgs(image.config) === undefined) {
       // Lambda's own words for an image with nothing to run.
-      return await failedStart(undefined, {
-        outcome: 'error',
-        phase: 'init',
-        error: {
-          type: 'Runtime.InvalidEntrypoint',
-          message: 'the image has neither an ENTRYPOINT nor a CMD: there is nothing to run',
-          stack: undefined,
+      return await failedStart(
+        { capture, stop },
+        {
+          outcome: 'error',
+          phase: 'init',
+          error: {
+            type: 'Runtime.InvalidEntrypoint',
+            message: 'the image has neither an ENTRYPOINT nor a CMD: there is nothing to run',
+            stack: undefined,
+          },
+          durationMs: 0,
+          initDurationMs: 0,
         },
-        durationMs: 0,
-        initDurationMs: 0,
-      });
+      );
     }
     await mkdir(instanceDir, { recursive: true, mode: 0o700 });
-    // The forwarder's namespace exists (and its path is known) from its spawn on; the bundle names it.
-    forwarder = NetForwarder.spawn(socketPath, context.ipTool);
+    const socketPath = forwarder.socketPath;
     const built = buildOciSpec({
       rootfsDir: image.rootfsDir,
       image: image.config,
@@ -172,18 +174,27 @@ export async function startContainer(
     });
     if (built.kind === 'invalid') throw new Error(built.error.message);
     // Independent steps, at once; all settle before a failure is handled, so nothing started is left behind.
+    const took = (step: Promise<unknown>) => step.then(() => performance.now() - preparedAt);
     const setup = await Promise.allSettled([
-      RuntimeApiEndpoint.start({
-        functionArn: lambdaFunctionArn({ functionName: spec.functionName, qualifier: String(spec.version) }),
-        listen: { path: socketPath, advertisedAddress: runtimeApiAddress },
-      }).then((listening) => (endpoint = listening)),
-      writeFile(join(instanceDir, 'config.json'), JSON.stringify(built.spec)),
-      ensureMountPoints(image.rootfsDir, context.checkedRoots),
-      forwarder.ready(),
+      took(
+        RuntimeApiEndpoint.start({
+          functionArn: lambdaFunctionArn({
+            functionName: spec.functionName,
+            qualifier: String(spec.version),
+          }),
+          listen: { path: socketPath, advertisedAddress: runtimeApiAddress },
+        }).then((listening) => (endpoint = listening)),
+      ),
+      took(writeFile(join(instanceDir, 'config.json'), JSON.stringify(built.spec))),
+      took(ensureMountPoints(image.rootfsDir, context.checkedRoots)),
+      took(forwarder.ready()),
     ]);
     for (const step of setup) if (step.status === 'rejected') throw step.reason;
     const started = endpoint;
     if (started === undefined) throw new Error('the runtime API endpoint did not start');
+    const [endpointMs, bundleMs, , forwarderMs] = setup.map((step) =>
+      step.status === 'fulfilled' ? step.value : 0,
+    );
     if (disposed.aborted) return await failedStart({ capture, stop }, disposedWhileStarting());
     const spawnedAt = performance.now();
     const running = context.runtime.spawnRun(instanceDir, name, logFile);
@@ -224,6 +235,9 @@ export async function startContainer(
             runtime: context.runtime.info.name,
             imageMs: preparedAt - startedAt,
             setupMs: spawnedAt - preparedAt,
+            endpointMs,
+            bundleMs,
+            forwarderMs,
             firstPollMs: performance.now() - spawnedAt,
           },
           'container instance started',
@@ -239,6 +253,9 @@ export async function startContainer(
       { capture, stop },
       gone(`the instance could not start: ${(error as Error).message}`),
     );
+  } finally {
+    // Started or failed: now the pool may use the CPU to get the next cold start a forwarder.
+    context.forwarders.refill();
   }
 }
 

@@ -14,6 +14,7 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ContainerCgroup, cgroupParent, type CgroupHost } from './container-cgroup.js';
+import type { MountNamespaceHolder } from './mount-namespace.js';
 import { buildOciSpec } from './oci-spec.js';
 
 const execFileAsync = promisify(execFile);
@@ -26,6 +27,7 @@ const candidates: Record<OciRuntimeName, readonly string[]> = {
   runc: ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'],
 };
 const unsharePath = '/usr/bin/unshare';
+const nsenterPath = '/usr/bin/nsenter';
 const shPath = '/bin/sh';
 const busyboxPath = '/usr/bin/busybox';
 
@@ -60,18 +62,32 @@ export interface RuntimeChoice {
  * /sys/fs/cgroup/unified is unmounted first (it then drives the v1 hierarchies only). runc handles hybrid as is.
  */
 export class OciRuntime {
+  private holder: MountNamespaceHolder | undefined;
+
   constructor(
-    private readonly choice: RuntimeChoice,
+    readonly choice: RuntimeChoice,
     readonly info: OciRuntimeInfo,
     /** `--root`: where the runtime keeps its containers' state. */
     readonly stateDir: string,
   ) {}
+
+  /**
+   * Where the runtime must not see the cgroup2 mount, runs it in `holder`'s namespace from now on (cheaper
+   * than a new namespace per call, which remains the fallback should the holder die).
+   */
+  useMountNamespace(holder: MountNamespaceHolder): void {
+    this.holder = holder;
+  }
 
   /** The argv (file, args) that runs `<runtime> --root <stateDir> <args>`. */
   command(args: readonly string[]): { file: string; args: string[] } {
     const global = ['--root', this.stateDir];
     if (this.choice.hideUnified === undefined) {
       return { file: this.choice.binary, args: [...global, ...args] };
+    }
+    const held = this.holder?.namespacePath;
+    if (held !== undefined) {
+      return { file: nsenterPath, args: [`--mount=${held}`, '--', this.choice.binary, ...global, ...args] };
     }
     const script = `umount ${quote(this.choice.hideUnified)} 2>/dev/null; exec ${quote(this.choice.binary)} "$@"`;
     return {
