@@ -19,7 +19,7 @@ export interface FunctionConfiguration {
   Environment?: { Variables: Record<string, string> };
   State: 'Active';
   LastUpdateStatus: 'Successful';
-  PackageType: 'Zip';
+  PackageType: 'Zip' | 'Image';
   Architectures: string[];
   EphemeralStorage: { Size: number };
   RevisionId: string;
@@ -75,7 +75,7 @@ export function functionConfiguration(
     ...(Object.keys(config.env).length === 0 ? {} : { Environment: { Variables: config.env } }),
     State: 'Active',
     LastUpdateStatus: 'Successful',
-    PackageType: 'Zip',
+    PackageType: config.image === undefined ? 'Zip' : 'Image',
     Architectures: [process.arch === 'arm64' ? 'arm64' : 'x86_64'],
     EphemeralStorage: { Size: EPHEMERAL_STORAGE_MB },
     RevisionId: revisionId(`${version.functionName}:${version.version}:${version.createdAt}`),

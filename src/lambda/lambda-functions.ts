@@ -32,14 +32,17 @@ export class LambdaFunctionOperations {
   async createFunction(body: unknown, context: OperationContext): Promise<OperationReply> {
     const request = parseWith(createFunctionSchema, body, 'CreateFunction request');
     const functionName = unqualifiedTarget(request.FunctionName);
-    const zipFile = zipFileOf(request.Code, request.PackageType);
-    const runtime = supportedRuntime(request.Runtime);
+    const code = codeOf(request.Code, request.PackageType);
     const deploy = parseWith(
       deployBodySchema,
       {
-        zipFile,
-        runtime,
-        ...(request.Handler === undefined ? {} : { handler: request.Handler }),
+        ...(code.kind === 'image'
+          ? { image: code.imageUri }
+          : {
+              zipFile: code.zipFile,
+              runtime: supportedRuntime(request.Runtime),
+              ...(request.Handler === undefined ? {} : { handler: request.Handler }),
+            }),
         ...(request.MemorySize === undefined ? {} : { memoryMb: request.MemorySize }),
         ...(request.Timeout === undefined ? {} : { timeout: request.Timeout * 1000 }),
         ...(request.Environment?.Variables === undefined ? {} : { env: request.Environment.Variables }),
@@ -63,7 +66,14 @@ export class LambdaFunctionOperations {
       body: {
         Configuration: this.configuration(version, context, view === 'version'),
         // Strato serves no download URL for the code; the SDK only needs the member to exist.
-        Code: { RepositoryType: 'Strato' },
+        Code:
+          version.config.image === undefined
+            ? { RepositoryType: 'Strato' }
+            : {
+                RepositoryType: 'ECR',
+                ImageUri: version.config.image.reference,
+                ResolvedImageUri: `${repositoryOf(version.config.image.reference)}@${version.config.image.manifestDigest}`,
+              },
         Tags: {},
       },
     };
@@ -97,17 +107,26 @@ export class LambdaFunctionOperations {
   async updateFunctionCode(label: string, body: unknown, context: OperationContext): Promise<OperationReply> {
     const functionName = unqualifiedTarget(label);
     const request = parseWith(updateFunctionCodeSchema, body, 'UpdateFunctionCode request');
-    const zipFile = zipFileOf(request, undefined);
+    const code = codeOf(request, request.ImageUri === undefined ? 'Zip' : 'Image');
     const current = (await this.deps.functions.get(functionName)).latest;
-    if (current.config.runtime === undefined) throw bundleFunction(functionName);
+    // As on Lambda, a function's package type is fixed when it is created.
+    if ((code.kind === 'image') !== (current.config.image !== undefined)) {
+      throw new StratoError(
+        'VALIDATION_FAILED',
+        `function '${functionName}' is a ${current.config.image === undefined ? 'Zip' : 'Image'} function: send ${current.config.image === undefined ? 'ZipFile' : 'ImageUri'}`,
+      );
+    }
+    if (code.kind === 'zip' && current.config.runtime === undefined) throw bundleFunction(functionName);
     if (request.DryRun === true) return { status: 200, body: this.configuration(current, context, false) };
     const deploy = parseWith(
       deployBodySchema,
-      {
-        zipFile,
-        runtime: current.config.runtime,
-        ...(current.config.handler === undefined ? {} : { handler: current.config.handler }),
-      },
+      code.kind === 'image'
+        ? { image: code.imageUri }
+        : {
+            zipFile: code.zipFile,
+            runtime: current.config.runtime,
+            ...(current.config.handler === undefined ? {} : { handler: current.config.handler }),
+          },
       'function',
     );
     const view = await this.deps.functions.deploy(functionName, deploy, 'upsert');
@@ -205,15 +224,29 @@ export class LambdaFunctionOperations {
 const VERSIONS_MARKER = '@versions';
 
 /** The deployment package: a base64 zip. S3 locations and images are refused with what to do instead. */
-function zipFileOf(
+/** `host:port/team/fn:tag@sha256:...` without its tag and digest. */
+function repositoryOf(reference: string): string {
+  const at = reference.indexOf('@');
+  const named = at === -1 ? reference : reference.slice(0, at);
+  const colon = named.lastIndexOf(':');
+  return colon > named.lastIndexOf('/') ? named.slice(0, colon) : named;
+}
+
+type LambdaCode = { kind: 'zip'; zipFile: string } | { kind: 'image'; imageUri: string };
+
+/** The deployment package: a zip (`PackageType: Zip`, the default) or a container image (`Image`). */
+function codeOf(
   code: { ZipFile?: string | undefined; S3Bucket?: string | undefined; ImageUri?: string | undefined },
   packageType: string | undefined,
-): string {
+): LambdaCode {
   if (packageType === 'Image' || code.ImageUri !== undefined) {
-    throw new StratoError(
-      'VALIDATION_FAILED',
-      'container-image functions are not supported by the Lambda API yet',
-    );
+    if (packageType !== 'Image') {
+      throw new StratoError('VALIDATION_FAILED', 'Code.ImageUri needs PackageType Image');
+    }
+    if (code.ImageUri === undefined || code.ZipFile !== undefined) {
+      throw new StratoError('VALIDATION_FAILED', 'an Image function needs Code.ImageUri (and no ZipFile)');
+    }
+    return { kind: 'image', imageUri: code.ImageUri };
   }
   if (code.S3Bucket !== undefined) {
     throw new StratoError('VALIDATION_FAILED', 'Strato has no S3: send the deployment package as ZipFile');
@@ -221,7 +254,7 @@ function zipFileOf(
   if (code.ZipFile === undefined || code.ZipFile === '') {
     throw new StratoError('VALIDATION_FAILED', 'ZipFile (the deployment package, a zip) is required');
   }
-  return code.ZipFile;
+  return { kind: 'zip', zipFile: code.ZipFile };
 }
 
 function supportedRuntime(runtime: string | undefined): (typeof PROCESS_RUNTIMES)[number] {
