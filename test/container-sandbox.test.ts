@@ -538,3 +538,37 @@ describe.each(['crun', 'runc'] as const)('container tier with %s', (runtime) => 
     await closeAndCheck(restarted, dataDir);
   });
 });
+
+describe.each(['crun', 'runc'] as const)('container images with %s', (runtime) => {
+  const itWorks = it.skipIf(unavailable[runtime] !== undefined);
+
+  itWorks(
+    'prepares a bare image once (mount points, working dir, a writable /tmp), then never writes it',
+    async () => {
+      const { sandbox } = await newSandbox(runtime);
+      const rootfs = await buildRootfs('echo x > /tmp/x && RESPONSE="$(pwd) $(cat /tmp/x)"');
+      for (const dir of ['proc', 'dev', 'sys', 'tmp']) await rm(join(rootfs, dir), { recursive: true });
+      // A 0755 /tmp: runc would give the tmpfs over it that mode, unwritable for uid 65534.
+      await mkdir(join(rootfs, 'tmp'), { mode: 0o755 });
+      const spec = specOf(rootfs, {}, { workingDir: '/srv/app' });
+      const first = sandbox.startInstance(spec);
+      expect(responseOf(await first.invoke(event({})))).toBe('/srv/app x');
+      await first.dispose();
+      const prepared = await snapshot(rootfs);
+      for (const [path, mode] of [
+        ['proc', '555'],
+        ['dev', '755'],
+        ['sys', '555'],
+        ['tmp', '1777'],
+        ['srv', '755'],
+        ['srv/app', '755'],
+      ]) {
+        expect(prepared).toMatch(new RegExp(`^${path} ${mode} `, 'm'));
+      }
+      const second = sandbox.startInstance(spec);
+      expect(responseOf(await second.invoke(event({})))).toBe('/srv/app x');
+      await second.dispose();
+      expect(await snapshot(rootfs)).toBe(prepared);
+    },
+  );
+});

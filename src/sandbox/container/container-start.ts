@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -42,7 +43,7 @@ export interface ContainerContext {
   logger: Logger;
   logLimitBytes: number;
   tmpSizeBytes: number;
-  /** Root file systems whose mount points have been checked, by path. */
+  /** Root file systems (and working dirs) already prepared, by path. */
   checkedRoots: Map<string, Promise<void>>;
 }
 
@@ -186,7 +187,7 @@ export async function startContainer(
         }).then((listening) => (endpoint = listening)),
       ),
       took(writeFile(join(instanceDir, 'config.json'), JSON.stringify(built.spec))),
-      took(ensureMountPoints(image.rootfsDir, context.checkedRoots)),
+      took(prepareRootfs(image.rootfsDir, image.config.workingDir, context.checkedRoots)),
       took(forwarder.ready()),
     ]);
     for (const step of setup) if (step.status === 'rejected') throw step.reason;
@@ -282,13 +283,21 @@ function withRuntimeError(outcome: StartOutcome, runtimeError: string | undefine
 }
 
 /**
- * The runtime mounts /proc, /dev, /sys and /tmp over directories of the image; an image without them (a
- * `FROM scratch` image of one static binary) would make the runtime create them inside the shared rootfs
- * during some instance's start. Created once per rootfs here, instead, and only where nothing exists (lstat:
- * a symlink in the image is the runtime's to resolve, inside the container, never ours on the host).
+ * What the runtime would otherwise write into the shared rootfs during some instance's start, done once per
+ * image and working dir, here: the mount points of /proc, /dev, /sys and /tmp (a `FROM scratch` image of one
+ * static binary has none) and the working dir (both runtimes create a missing cwd inside the rootfs, as Docker
+ * does). /tmp is made 1777: runc gives its tmpfs the mode of the directory it covers, so an image's 0755 /tmp
+ * would be unwritable for uid 65534 (the directory is never visible, a tmpfs always covers it). Only where
+ * nothing exists is anything created (lstat, component by component): a symlink in the image is the runtime's to
+ * resolve inside the container, never ours to follow on the host.
  */
-async function ensureMountPoints(rootfsDir: string, checked: Map<string, Promise<void>>): Promise<void> {
-  let check = checked.get(rootfsDir);
+async function prepareRootfs(
+  rootfsDir: string,
+  workingDir: string,
+  checked: Map<string, Promise<void>>,
+): Promise<void> {
+  const key = `${rootfsDir}\0${workingDir}`;
+  let check = checked.get(key);
   if (check === undefined) {
     check = (async () => {
       for (const [name, mode] of [
@@ -298,17 +307,42 @@ async function ensureMountPoints(rootfsDir: string, checked: Map<string, Promise
         ['tmp', 0o1777],
       ] as const) {
         const path = join(rootfsDir, name);
-        const found = await lstat(path).catch((error: NodeJS.ErrnoException) => {
-          if (error.code === 'ENOENT') return undefined;
-          throw error;
-        });
-        if (found === undefined) await mkdir(path, { mode });
+        const found = await lstatOrUndefined(path);
+        if (found === undefined) await makeDir(path, mode);
+        else if (name === 'tmp' && found.isDirectory() && (found.mode & 0o7777) !== mode)
+          await chmod(path, mode);
+      }
+      let path = rootfsDir;
+      for (const component of workingDir.split('/').filter((part) => part !== '' && part !== '.')) {
+        if (component === '..') return;
+        path = join(path, component);
+        const found = await lstatOrUndefined(path);
+        if (found === undefined) await makeDir(path, 0o755);
+        else if (!found.isDirectory()) return;
       }
     })();
-    checked.set(rootfsDir, check);
-    check.catch(() => checked.delete(rootfsDir));
+    checked.set(key, check);
+    check.catch(() => checked.delete(key));
   }
   await check;
+}
+
+async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  return await lstat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+}
+
+/** mkdir with exactly `mode` (not masked by the umask); one made meanwhile by another start is fine. */
+async function makeDir(path: string, mode: number): Promise<void> {
+  try {
+    await mkdir(path, { mode });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return;
+  }
+  await chmod(path, mode);
 }
 
 /** `Image.PullFailed` for a StratoError `IMAGE_PULL_FAILED`; `Image.PrepareFailed` for anything without a code. */
