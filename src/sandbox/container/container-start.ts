@@ -203,7 +203,11 @@ export async function startContainer(
     running.stdout?.on('data', (chunk: Buffer) => capture.write('info', chunk));
     running.stderr?.on('data', (chunk: Buffer) => capture.write('error', chunk));
     exited = new Promise<ConfinedExit>((resolve) => {
+      let settled = false;
       const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+        // A spawn failure may report both 'error' and 'exit'.
+        if (settled) return;
+        settled = true;
         void (async () => {
           runtimeError = await lastRuntimeError(logFile);
           // Read before the parent goes: the runtime already removed the container's own cgroup.
