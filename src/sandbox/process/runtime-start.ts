@@ -294,11 +294,7 @@ export function exitFailure(
 /** As on Lambda, a function may set PATH, LANG, TZ and LD_LIBRARY_PATH; every other Lambda variable is reserved. */
 const overridable = new Set(['PATH', 'LANG', 'TZ', 'LD_LIBRARY_PATH']);
 
-/**
- * The runtime's environment: the Lambda variables over the function's own, except those a function may
- * override. Exported for the container tier, which layers the image's env beneath both.
- */
-export function functionEnvironment(
+function functionEnvironment(
   lambdaEnv: Record<string, string>,
   functionEnv: Record<string, string>,
 ): Record<string, string> {
