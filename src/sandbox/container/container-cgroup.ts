@@ -110,16 +110,6 @@ export class ContainerCgroup {
   async remove(): Promise<void> {
     await removeCgroupDirs(this.host, [this.containerPath, this.parentPath]);
   }
-
-  /** Directories (host paths) this instance's cgroup has in any hierarchy; empty once removed. */
-  async existingDirs(): Promise<string[]> {
-    const found: string[] = [];
-    for (const mount of this.host.mounts) {
-      const dir = join(mount, this.parentPath);
-      if (await exists(dir)) found.push(dir);
-    }
-    return found;
-  }
 }
 
 /**
@@ -169,13 +159,6 @@ async function killMembers(dir: string): Promise<void> {
       // already gone
     }
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 function parseKeyValues(text: string): Map<string, number> {

@@ -139,15 +139,6 @@ export class OciRuntime {
       () => false,
     );
   }
-
-  /** Names of the containers in the state dir (`list -q`). */
-  async list(): Promise<string[]> {
-    const out = await this.exec(['list', '-q']).catch(() => '');
-    return out
-      .split('\n')
-      .map((line) => line.trim())
-      .filter((line) => line !== '');
-  }
 }
 
 export type RuntimeDetection =
