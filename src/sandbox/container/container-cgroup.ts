@@ -106,6 +106,17 @@ export class ContainerCgroup {
     return { oomKills: control.get('oom_kill') ?? 0, peakBytes: Number.isFinite(peak) ? peak : 0 };
   }
 
+  /**
+   * OOM kills so far in a running container: a process the kernel killed while the runtime itself lived on
+   * (a handler's child, a subshell). v1 counts them in the container's own cgroup, v2 in the parent too.
+   */
+  async oomKillsSoFar(): Promise<number> {
+    if (this.host.layout === 'v2') return (await this.memoryEvidence()).oomKills;
+    const dir = join(this.host.memoryRoot, this.containerPath);
+    const control = parseKeyValues(await readFile(join(dir, 'memory.oom_control'), 'utf8').catch(() => ''));
+    return control.get('oom_kill') ?? 0;
+  }
+
   /** Removes the container's and the parent's directories in every hierarchy (the runtime created them). */
   async remove(): Promise<void> {
     await removeCgroupDirs(this.host, [this.containerPath, this.parentPath]);

@@ -248,7 +248,11 @@ export async function startContainer(
           'container instance started',
         ),
     );
-    return withRuntimeError(outcome, runtimeError);
+    const ready =
+      outcome.kind === 'ready'
+        ? { ...outcome, runtime: { ...outcome.runtime, oomKills: () => cgroup.oomKillsSoFar() } }
+        : outcome;
+    return withRuntimeError(ready, runtimeError);
   } catch (error) {
     context.logger.error(
       { err: error, functionName: spec.functionName },

@@ -28,7 +28,8 @@ type InvokeRace =
   | { kind: 'answer'; answer: RuntimeInvocationResult }
   | { kind: 'lost'; message: string }
   | { kind: 'exit'; exit: ConfinedExit }
-  | { kind: 'timeout' };
+  | { kind: 'timeout' }
+  | { kind: 'oom' };
 
 /**
  * Starts an instance's runtime and waits for its first poll; never rejects (a failure is the first
@@ -88,10 +89,18 @@ export class RuntimeInstance implements SandboxInstance {
     const began = performance.now();
     this.busy = true;
     try {
-      const outcome = await this.race(runtime, request, deadline);
+      const oomKillsBefore = await runtime.oomKills?.();
+      const raced = await this.race(runtime, request, deadline);
       const durationMs = performance.now() - began;
       const goneAfterAnswer =
-        outcome.kind === 'answer' && (await this.untilPolledAgain(runtime, deadline)) === 'gone';
+        raced.kind === 'answer' && (await this.untilPolledAgain(runtime, deadline)) === 'gone';
+      // A process of the function was OOM-killed while its runtime lived on: that is the invocation's outcome,
+      // and the instance, whose state is now unknown, is not reused (as Lambda resets a sandbox after an OOM).
+      const oomKilled =
+        raced.kind === 'answer' &&
+        oomKillsBefore !== undefined &&
+        ((await runtime.oomKills?.()) ?? oomKillsBefore) > oomKillsBefore;
+      const outcome: InvokeRace = oomKilled ? { kind: 'oom' } : raced;
       if (outcome.kind !== 'answer' || goneAfterAnswer) this.markDead();
       await runtime.drainOutput(outcome.kind === 'exit' || goneAfterAnswer);
       const result = this.toResult(outcome, request.payload.kind, runtime, durationMs, initDurationMs);
@@ -201,6 +210,15 @@ export class RuntimeInstance implements SandboxInstance {
         };
       case 'exit':
         return { ...base, ...exitFailure(outcome.exit, 'while it handled the invocation') };
+      case 'oom':
+        return {
+          ...base,
+          outcome: 'out_of_memory',
+          error: errorInfo(
+            'OutOfMemory',
+            'a process of the function was killed for exceeding its memory limit',
+          ),
+        };
       case 'lost':
         return { ...base, outcome: 'crashed', error: errorInfo('SandboxCrashed', outcome.message) };
       case 'answer':

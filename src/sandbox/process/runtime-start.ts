@@ -41,6 +41,11 @@ export interface RunningRuntime {
   drainOutput(exited: boolean): Promise<void>;
   /** Kills the process group, closes the endpoint and removes the instance's directory. */
   stop(): Promise<void>;
+  /**
+   * OOM kills counted in the instance so far, where the tier can tell: a rise during an invocation means the
+   * kernel killed one of the function's processes for memory even though the runtime survived.
+   */
+  oomKills?: () => Promise<number>;
 }
 
 export type StartOutcome =
