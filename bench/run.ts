@@ -4,6 +4,7 @@
  *   BENCH_SECONDS (default 5)   duration of each throughput run
  *   BENCH_COLD_SAMPLES (default 100) cold starts measured
  *   BENCH_PROCESS_COLD_SAMPLES (default 30) process-tier cold starts measured per runtime and pool setting
+ *   BENCH_CONTAINER_COLD_SAMPLES (default 30) container-tier cold starts (image cached) measured
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -21,10 +22,12 @@ import {
 } from './http-load.js';
 import { startListening, stopChild } from './child-server.js';
 import { p50p99, processColdStarts, processWarmLoad, type ProcessRuntimeKind } from './process-tier.js';
+import { containerTierRows } from './container-tier.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const COLD_SAMPLES = Number(process.env['BENCH_COLD_SAMPLES'] ?? 100);
 const PROCESS_COLD_SAMPLES = Number(process.env['BENCH_PROCESS_COLD_SAMPLES'] ?? 30);
+const CONTAINER_COLD_SAMPLES = Number(process.env['BENCH_CONTAINER_COLD_SAMPLES'] ?? 30);
 const LATENCY_SAMPLES = 3000;
 
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
@@ -163,6 +166,7 @@ async function main(): Promise<void> {
     );
     if ((await detectConfinement()).ok) await processTierRows(strato.url, raw.url, dataDir);
     else row('process tier', '', '', '', 'skipped: this host cannot confine');
+    await containerTierRows({ row, loadRow, fmt }, raw.url, dataDir, CONTAINER_COLD_SAMPLES, SECONDS);
   } finally {
     await stopChild(strato.child);
     await stopChild(raw.child);

@@ -135,7 +135,7 @@ export async function startServer(
     images,
     // The image is on the node now; a warm-up instance makes the first real call a warm one.
     onImageDeployed: (version) => {
-      scheduler.warm(invoker.specOf(version));
+      if (config.imageWarmUp) scheduler.warm(invoker.specOf(version));
     },
   });
   const lambdaApi = new LambdaApi({

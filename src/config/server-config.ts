@@ -103,6 +103,13 @@ export const serverConfigSchema = z
     registries: z.record(z.string().min(1), registryCredentialSchema).default({}),
     /** Registry hosts reached over plain http besides loopback ones (which always are). */
     insecureRegistries: z.array(z.string().min(1)).default([]),
+    /**
+     * Start one instance of a container-image version when it is deployed, so its first call is warm. false
+     * leaves every first call cold (for the cold-start benchmark).
+     */
+    imageWarmUp: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
+      .default(true),
     /** Largest image tarball accepted by `POST /v1/images/archive` (`strato deploy --image-archive`). */
     maxImageArchive: byteSize.default(2 * 1024 ** 3),
     /**
@@ -133,6 +140,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_PROCESS_POOL_SIZE: 'processPoolSize',
   STRATO_LOG_LEVEL: 'logLevel',
   STRATO_IMAGE_CACHE_DIR: 'imageCacheDir',
+  STRATO_IMAGE_WARM_UP: 'imageWarmUp',
 };
 
 /**
