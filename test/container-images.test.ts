@@ -4,7 +4,9 @@ import {
   InvokeCommand,
   LambdaClient,
 } from '@aws-sdk/client-lambda';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,7 +131,53 @@ describe('container-image functions from a registry', () => {
     await expectCode(server.client.deploy(name, { image: 'no-registry-named' }), 'INVALID_IMAGE_REFERENCE');
     await expectCode(server.client.deploy(name, { image: '127.0.0.1:1/team/x:latest' }), 'IMAGE_PULL_FAILED');
     await expectCode(server.client.deploy(name, { image: `sha256:${'0'.repeat(64)}` }), 'IMAGE_NOT_FOUND');
+    // An artifact that is not an image (a JavaScript bundle's) is no image either.
+    const bundle = await server.client.deploy(uniqueName('img-bundle'), {
+      code: 'module.exports = () => 1;',
+    });
+    await expectCode(
+      server.client.deploy(name, { image: `sha256:${bundle.version.codeSha256}` }),
+      'IMAGE_NOT_FOUND',
+    );
   });
+});
+
+describe('strato deploy --image and --image-archive', () => {
+  const run = promisify(execFile);
+  const strato = (...args: string[]) =>
+    run(process.execPath, [path.resolve('bin/strato.js'), ...args, '--url', server.url], {
+      env: { ...process.env, STRATO_URL: '' },
+    });
+
+  it('deploys from a registry with progress, and from a tarball', async () => {
+    if (!existsSync('dist/cli/main.js'))
+      throw new Error('dist/ is missing: run `npm run build` (npm test does)');
+    const name = uniqueName('img-cli');
+    const image = await sayingImage('cli');
+    await pushImage(registry.host, `team/${name}`, 'v1', image);
+    const pulled = await strato('deploy', '--image', `${registry.host}/team/${name}:v1`);
+    expect(pulled.stderr).toContain(`resolved ${image.manifestDigest} (2 layers`);
+    expect(pulled.stderr).toMatch(/layer [0-9a-f]{12} (cached|unpacked)/);
+    // The function is named after the repository's last component.
+    expect(pulled.stdout).toContain(`deployed ${name} version 1 (${registry.host}/team/${name}:v1@sha256:`);
+    const invoked = await strato('invoke', name, '--data', '{"via":"cli"}');
+    expect(JSON.parse(invoked.stdout)).toEqual({ says: 'cli', event: { via: 'cli' } });
+
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'strato-cli-image-'));
+    try {
+      const tarball = path.join(dir, 'image.tar');
+      writeFileSync(tarball, await dockerSaveArchive(image));
+      const archiveName = uniqueName('img-cli-archive');
+      const archived = await strato('deploy', '--image-archive', tarball, '--name', archiveName);
+      expect(archived.stdout).toContain(`deployed ${archiveName} version 1 (archive sha256:`);
+      const fromArchive = await strato('invoke', archiveName, '--data', '{"via":"tar"}');
+      expect(JSON.parse(fromArchive.stdout)).toEqual({ says: 'cli', event: { via: 'tar' } });
+      const unnamed = await strato('deploy', '--image-archive', tarball).catch((error: unknown) => error);
+      expect((unnamed as { stderr: string }).stderr).toContain('--image-archive needs --name');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('images built for AWS Lambda', () => {

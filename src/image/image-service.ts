@@ -245,7 +245,16 @@ export class ImageService {
     if (bytes === undefined) {
       throw new StratoError(missing, `no image sha256:${sha256} was pulled or imported on this platform`);
     }
-    const descriptor = decodeImageDescriptor(bytes);
+    let descriptor: ImageDescriptor;
+    try {
+      descriptor = decodeImageDescriptor(bytes);
+    } catch (error) {
+      // A deploy may name any artifact's id (a bundle's, a layer's): that is no image, not a broken store.
+      if (missing === 'IMAGE_NOT_FOUND') {
+        throw new StratoError('IMAGE_NOT_FOUND', `sha256:${sha256} is not an image pulled or imported here`);
+      }
+      throw error;
+    }
     this.descriptors.set(sha256, descriptor);
     return descriptor;
   }
