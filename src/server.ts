@@ -62,7 +62,7 @@ export async function startServer(
   const containerTier = await startContainerTier(config, logger);
   const images = await ImageService.open({
     store,
-    cacheDir: config.imageCacheDir ?? path.join(config.dataDir, 'images'),
+    cacheDir: imageCacheDirOf(config),
     registries: config.registries,
     insecureRegistries: config.insecureRegistries,
     logger,
@@ -235,12 +235,18 @@ async function startProcessTier(
       extractZip,
       nodeRuntimes: config.nodeRuntimes,
       poolSize: config.processPoolSize,
+      // The host's root is visible read-only in this tier: the store, the queue and the image cache are not.
+      hidePaths: [config.dataDir, imageCacheDirOf(config)],
     });
   } catch (error) {
     const unavailable = error instanceof Error ? error.message : String(error);
     logger.warn({ reason: unavailable }, 'process tier unavailable; custom-runtime functions will fail');
     return { unavailable };
   }
+}
+
+function imageCacheDirOf(config: ServerConfig): string {
+  return config.imageCacheDir ?? path.join(config.dataDir, 'images');
 }
 
 /** The container tier, where an OCI runtime works on this host; otherwise the reason, as for the process tier. */
@@ -261,7 +267,7 @@ async function startContainerTier(config: ServerConfig, logger: Logger): Promise
 async function openStore(config: ServerConfig): Promise<Store> {
   switch (config.store.kind) {
     case 'sqlite': {
-      mkdirSync(config.dataDir, { recursive: true });
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
       return openSqliteStore({ file: path.join(config.dataDir, 'strato.db') });
     }
     case 'postgres':

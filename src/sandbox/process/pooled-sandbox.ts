@@ -27,6 +27,8 @@ const readyTimeoutMs = 10_000;
 /** What every pooled sandbox of the tier shares. */
 export interface PoolContext {
   dataDir: string;
+  /** Host paths no function may see (the tier's data dir, the server's whole data dir, the image cache). */
+  hiddenPaths: readonly string[];
   instancesDir: string;
   /** The code cache root (`<dataDir>/code`): held open inside, since the data dir is hidden. */
   codeRoot: string;
@@ -89,7 +91,7 @@ export class PooledSandbox {
             { source: instanceDir, target: runtimeDirInside, readonly: true },
             ...(runtime.kind === 'node' ? [nodeClientBind] : []),
           ],
-          hidePaths: [context.dataDir],
+          hidePaths: context.hiddenPaths,
           heldDir: context.codeRoot,
         },
         `${runtimeDirInside}/${socketName}`,

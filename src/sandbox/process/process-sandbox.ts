@@ -16,6 +16,12 @@ import { nodePoolKey, SandboxPool, type PoolStats } from './sandbox-pool.js';
 export interface ProcessSandboxOptions {
   /** Node-local directory for extracted code (`code/<sha256>`) and per-instance sockets (`instances/`). */
   dataDir: string;
+  /**
+   * More host paths covered inside every sandbox besides `dataDir`: the server's whole data dir (its SQLite
+   * store, queue and image cache) and anything else functions must never read. The host's root is visible
+   * read-only in this tier, so whatever is not hidden can be read.
+   */
+  hidePaths?: readonly string[];
   logger: Logger;
   /** stdout/stderr kept per invocation. */
   logLimitBytes: number;
@@ -59,6 +65,7 @@ export class ProcessSandbox implements Sandbox {
       });
     });
     const dataDir = resolve(options.dataDir);
+    const hiddenPaths = outermostPaths([dataDir, ...(options.hidePaths ?? []).map((path) => resolve(path))]);
     const instancesDir = join(dataDir, 'instances');
     // Left over from a previous run: those instances are gone with their processes.
     await rm(instancesDir, { recursive: true, force: true });
@@ -96,11 +103,19 @@ export class ProcessSandbox implements Sandbox {
                 nodePoolKey(path),
               ),
             ],
-            { dataDir, instancesDir, codeRoot, tmpSizeBytes, logLimitBytes: options.logLimitBytes },
+            {
+              dataDir,
+              hiddenPaths,
+              instancesDir,
+              codeRoot,
+              tmpSizeBytes,
+              logLimitBytes: options.logLimitBytes,
+            },
             options.logger,
           );
     return new ProcessSandbox({
       dataDir,
+      hiddenPaths,
       instancesDir,
       codeCache: new CodeCache(codeRoot, options.extractZip),
       logger: options.logger,
@@ -136,4 +151,13 @@ export class ProcessSandbox implements Sandbox {
       ...[...this.instances].map((instance) => instance.dispose()),
     ]);
   }
+}
+
+/** The paths that are not inside another of them: covering `/a` already hides `/a/b`. */
+function outermostPaths(paths: readonly string[]): string[] {
+  const unique = [...new Set(paths)];
+  return unique.filter(
+    (path) =>
+      !unique.some((other) => other !== path && path.startsWith(other.endsWith('/') ? other : `${other}/`)),
+  );
 }

@@ -85,7 +85,7 @@ export async function launchFresh(
   spec: InstanceSpec,
   command: ReadyCommand,
   env: Readonly<Record<string, string>>,
-  paths: { codeDir: string; instancesDir: string; dataDir: string },
+  paths: { codeDir: string; instancesDir: string; hiddenPaths: readonly string[] },
   limits: { tmpSizeBytes: number; logLimitBytes: number },
 ): Promise<LaunchedRuntime> {
   const instanceDir = join(paths.instancesDir, id);
@@ -125,7 +125,7 @@ export async function launchFresh(
         { source: instanceDir, target: runtimeDirInside, readonly: true },
         ...command.extraBinds,
       ],
-      hidePaths: [paths.dataDir],
+      hidePaths: paths.hiddenPaths,
     });
   } catch (error) {
     await stop();

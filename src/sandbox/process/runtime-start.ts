@@ -19,6 +19,8 @@ import type { SandboxPool } from './sandbox-pool.js';
 /** What every instance of the tier shares. */
 export interface RuntimeContext {
   dataDir: string;
+  /** Host paths no function may see (the tier's data dir, the server's whole data dir, the image cache). */
+  hiddenPaths: readonly string[];
   instancesDir: string;
   codeCache: CodeCache;
   logger: Logger;
@@ -117,7 +119,7 @@ export async function startRuntime(
         spec,
         command,
         env,
-        { codeDir, instancesDir: context.instancesDir, dataDir: context.dataDir },
+        { codeDir, instancesDir: context.instancesDir, hiddenPaths: context.hiddenPaths },
         { tmpSizeBytes: context.tmpSizeBytes, logLimitBytes: context.logLimitBytes },
       ));
     const launchedAt = performance.now();
