@@ -1,6 +1,6 @@
-import { access, readdir, readFile, rmdir } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { parseKeyValues, removeCgroupDir } from '../cgroup-files.js';
 
 /** The host's cgroup layout as an OCI runtime sees it, with every mount a container's cgroup may appear in. */
 export interface CgroupHost {
@@ -140,23 +140,12 @@ export async function removeStaleCgroups(host: CgroupHost, key: string): Promise
   return names.size;
 }
 
-/** rmdir of each path (deepest first) in every hierarchy, after killing its processes; retries while busy. */
+/** rmdir of each path (deepest first) in every hierarchy, killing what is still in it while it is busy. */
 async function removeCgroupDirs(host: CgroupHost, paths: readonly string[]): Promise<void> {
   for (const path of paths) {
     for (const mount of host.mounts) {
       const dir = join(mount, path);
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await rmdir(dir);
-          break;
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') break;
-          if (code !== 'EBUSY' || attempt >= 100) throw error;
-          await killMembers(dir);
-          await sleep(10);
-        }
-      }
+      await removeCgroupDir(dir, () => killMembers(dir));
     }
   }
 }
@@ -170,13 +159,4 @@ async function killMembers(dir: string): Promise<void> {
       // already gone
     }
   }
-}
-
-function parseKeyValues(text: string): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const [key, value] = line.trim().split(/\s+/);
-    if (key !== undefined && key !== '' && value !== undefined) values.set(key, Number(value));
-  }
-  return values;
 }

@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseKeyValues, removeCgroupDir } from '../cgroup-files.js';
 import type { CgroupLayout } from './host-capabilities.js';
 
 /** Limits applied to one instance's cgroup. */
@@ -191,29 +192,8 @@ export class InstanceCgroup {
   /** Kills what is left and removes every directory; removal retries while exiting processes are reaped. */
   async remove(): Promise<void> {
     await this.killAll();
-    for (const dir of this.dirs) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await rmdir(dir);
-          break;
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') break;
-          if (code !== 'EBUSY' || attempt >= 100) throw error;
-          await sleep(10);
-        }
-      }
-    }
+    for (const dir of this.dirs) await removeCgroupDir(dir);
   }
-}
-
-function parseKeyValues(text: string): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const [key, value] = line.trim().split(/\s+/);
-    if (key !== undefined && key !== '' && value !== undefined) values.set(key, Number(value));
-  }
-  return values;
 }
 
 /** The first memsw write of a lowering fails (memsw would drop below memory); the second one applies it. */
