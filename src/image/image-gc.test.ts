@@ -1,37 +1,17 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collectGarbage } from './image-gc.js';
 import type { BlobDescriptor, Digest, ImageDescriptor } from './image-types.js';
 import { LayerStore } from './layer-store.js';
+import { sha256Of, testLayer, type TestLayer } from '../../test/helpers/layer-fixtures.js';
 
-interface TestLayer {
-  descriptor: BlobDescriptor;
-  diffId: Digest;
-  blob: Buffer;
-}
-
-function sha256(bytes: Buffer | string): Digest {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
+const sha256 = sha256Of;
 
 /** A plain-tar layer holding one file. */
-async function layerWithFile(name: string, content: string): Promise<TestLayer> {
-  const pack = tar.pack();
-  pack.entry({ name }, content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
-  const blob = Buffer.concat(chunks);
-  const digest = sha256(blob);
-  return {
-    descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: blob.length },
-    diffId: digest,
-    blob,
-  };
+function layerWithFile(name: string, content: string): Promise<TestLayer> {
+  return testLayer([{ name, content }], false);
 }
 
 function imageOf(name: string, layers: TestLayer[]): ImageDescriptor {

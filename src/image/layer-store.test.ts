@@ -1,47 +1,14 @@
-import { createHash } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
-import tar, { type Header } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StratoError } from '../core/strato-error.js';
 import type { BlobDescriptor, Digest, ImageDescriptor, ImageProgress } from './image-types.js';
 import { LayerStore } from './layer-store.js';
+import { sha256Of, testLayer, type TarEntry, type TestLayer } from '../../test/helpers/layer-fixtures.js';
 
-type TestEntry = Partial<Header> & { name: string; content?: string };
-
-interface TestLayer {
-  descriptor: BlobDescriptor;
-  diffId: Digest;
-  blob: Buffer;
-}
-
-function sha256(bytes: Buffer | string): Digest {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
-async function layerOf(entries: TestEntry[]): Promise<TestLayer> {
-  const pack = tar.pack();
-  for (const { content, ...header } of entries) {
-    if (content === undefined) pack.entry(header);
-    else pack.entry(header, content);
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
-  const tarBytes = Buffer.concat(chunks);
-  const blob = gzipSync(tarBytes);
-  return {
-    descriptor: {
-      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-      digest: sha256(blob),
-      size: blob.length,
-    },
-    diffId: sha256(tarBytes),
-    blob,
-  };
-}
+const sha256 = sha256Of;
+const layerOf = (entries: TarEntry[]): Promise<TestLayer> => testLayer(entries);
 
 function imageOf(layers: TestLayer[], name = 'image'): ImageDescriptor {
   return {

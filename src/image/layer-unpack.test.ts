@@ -1,33 +1,20 @@
-import { createHash } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { constants, deflateRawSync, gzipSync } from 'node:zlib';
-import tar, { type Header } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StratoError } from '../core/strato-error.js';
 import { DEFAULT_IMAGE_LIMITS, type Digest } from './image-types.js';
 import { unpackLayer } from './layer-unpack.js';
+import { sha256Of, tarOf, type TarEntry } from '../../test/helpers/layer-fixtures.js';
 
 const OCI_TAR = 'application/vnd.oci.image.layer.v1.tar';
 const OCI_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 
-type TestEntry = Partial<Header> & { name: string; content?: string };
-
-async function tarOf(entries: TestEntry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const { content, ...header } of entries) {
-    if (content === undefined) pack.entry(header);
-    else pack.entry(header, content);
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
+type TestEntry = TarEntry;
 
 function diffIdOf(tarBytes: Buffer): Digest {
-  return `sha256:${createHash('sha256').update(tarBytes).digest('hex')}`;
+  return sha256Of(tarBytes);
 }
 
 /** A ustar header for a file too large for the octal size field (base-256, as GNU tar writes it). */
