@@ -26,6 +26,7 @@ const modules = [
   'client',
   'cli',
   'image',
+  'secrets',
 ];
 const importsOnlyCore = (self) => modules.filter((name) => name !== self);
 
@@ -80,6 +81,8 @@ const forbidden = {
   // The queue is a backend family like the store: core types in, nothing of the invoke path.
   queue: ['store', 'build', 'sandbox', 'guest', 'scheduler', 'triggers', 'http', 'client', 'cli'],
   keepalive: importsOnlyCore('keepalive'),
+  // Encryption at rest and the decrypted cache: core types (the Store interface) only.
+  secrets: importsOnlyCore('secrets'),
   observe: ['build', 'sandbox', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
   // Pure token buckets: core types in, nothing of the paths that use them.
   ratelimit: importsOnlyCore('ratelimit'),

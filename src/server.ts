@@ -33,6 +33,9 @@ import { openPostgresStore, openSqliteStore } from './store/index.js';
 import { openSqliteQueue } from './queue/sqlite-queue.js';
 import { CronScheduler } from './triggers/cron-scheduler.js';
 import { TriggerService } from './triggers/trigger-service.js';
+import { loadMasterKey } from './secrets/master-key.js';
+import { SecretCipher } from './secrets/secret-cipher.js';
+import { SecretService } from './secrets/secret-service.js';
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -83,6 +86,11 @@ export async function startServer(
       : {}),
   });
   const resolver = new VersionResolver(store);
+  const secrets = await openSecrets(config, store, logger, (name) => {
+    // Idle instances hold the old values; new ones start with the new ones.
+    scheduler.evictIdle(name);
+    provisioner.refresh(name);
+  });
   const recorder = new InvocationRecorder(store, logger);
   // Gauges read the scheduler and the queue at scrape time; `queue` is opened below, before any scrape.
   const metrics = new PlatformMetrics({
@@ -100,6 +108,7 @@ export async function startServer(
     stackMapper: new StackMapper(store),
     logger,
     prepareImage: (codeSha256) => images.prepare(codeSha256),
+    secrets,
   });
   // The async queue is node-local SQLite (its own file, full durability) until cluster mode brings NATS.
   const queue = openSqliteQueue({ file: path.join(config.dataDir, 'queue.db') });
@@ -131,6 +140,12 @@ export async function startServer(
       provisioner.refresh(name);
       // A deleted function's triggers are gone from the store; stop their timers here too.
       cronScheduler.functionChanged(name);
+      // And its secrets: drop the decrypted copies.
+      secrets
+        .reloadFunction(name)
+        .catch((error: unknown) =>
+          logger.error({ err: error, functionName: name }, 'reloading secrets failed'),
+        );
     },
     images,
     // The image is on the node now; a warm-up instance makes the first real call a warm one.
@@ -170,6 +185,7 @@ export async function startServer(
     metrics,
     recorder,
     images: { service: images, maxArchiveBytes: config.maxImageArchive },
+    secrets,
     edge: {
       headersTimeoutMs: config.headersTimeout,
       requestTimeoutMs: config.requestTimeout,
@@ -210,6 +226,7 @@ export async function startServer(
       await Promise.race([httpClosed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       app.server.closeAllConnections();
       clearInterval(idleCloser);
+      secrets.close();
       await recorder.close();
       await queue.close();
       await store.close();
@@ -236,13 +253,42 @@ async function startProcessTier(
       nodeRuntimes: config.nodeRuntimes,
       poolSize: config.processPoolSize,
       // The host's root is visible read-only in this tier: the store, the queue and the image cache are not.
-      hidePaths: [config.dataDir, imageCacheDirOf(config)],
+      hidePaths: [config.dataDir, imageCacheDirOf(config), masterKeyFileOf(config)],
     });
   } catch (error) {
     const unavailable = error instanceof Error ? error.message : String(error);
     logger.warn({ reason: unavailable }, 'process tier unavailable; custom-runtime functions will fail');
     return { unavailable };
   }
+}
+
+function masterKeyFileOf(config: ServerConfig): string {
+  return config.masterKeyFile ?? path.join(config.dataDir, 'master.key');
+}
+
+/** The master key (from the env, or its file, made on first start) and every function's secrets, decrypted. */
+async function openSecrets(
+  config: ServerConfig,
+  store: Store,
+  logger: Logger,
+  onChanged: (functionName: string) => void,
+): Promise<SecretService> {
+  const file = masterKeyFileOf(config);
+  const { key, created } = await loadMasterKey({ value: config.masterKey, file });
+  if (created) {
+    logger.warn(
+      { file },
+      'created the master key that encrypts secrets; back it up: secrets are lost without it',
+    );
+  }
+  return SecretService.open({
+    store,
+    cipher: new SecretCipher(key),
+    logger,
+    onChanged,
+    // Other nodes of a cluster change secrets too; one node sees every change itself.
+    refreshMs: store.kind === 'postgres' ? 5_000 : 0,
+  });
 }
 
 function imageCacheDirOf(config: ServerConfig): string {

@@ -143,6 +143,40 @@ describe('the strato CLI against a real server', () => {
     expect((await strato('dlq', 'ls', name)).stdout).toBe('(none)\n');
   });
 
+  it('sets a secret from stdin, lists its name only, and deletes it', async () => {
+    const name = uniqueName('cli-secret');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'strato-cli-fn-'));
+    try {
+      writeFileSync(
+        path.join(dir, 'index.ts'),
+        'export default (_e: unknown, c: { env: Record<string, string> }) => ({ ok: c.env.CLI_TOKEN === "s3cr3t-value" });',
+      );
+      await strato('deploy', dir, '--name', name);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const set = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'secrets', 'set', name, 'CLI_TOKEN', '--url', url], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.once('exit', (code) => resolve({ code, stdout }));
+      child.stdin.end('s3cr3t-value\n');
+    });
+    expect(set).toStrictEqual({ code: 0, stdout: `set secret CLI_TOKEN of ${name}\n` });
+    expect(JSON.parse((await strato('invoke', name)).stdout)).toStrictEqual({ ok: true });
+    const listed = await strato('secrets', 'ls', name);
+    expect(listed.stdout).toContain('CLI_TOKEN');
+    expect(listed.stdout).not.toContain('s3cr3t-value');
+    expect((await strato('secrets', 'rm', name, 'CLI_TOKEN')).stdout).toBe(
+      `deleted secret CLI_TOKEN of ${name}\n`,
+    );
+    await expect(strato('secrets', 'rm', name, 'CLI_TOKEN')).rejects.toMatchObject({
+      stderr: expect.stringContaining('SECRET_NOT_FOUND'),
+    });
+  });
+
   it('stops gracefully on SIGTERM', async () => {
     const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
     server.kill('SIGTERM');

@@ -273,8 +273,6 @@ describe('handler styles', () => {
       `let fired = 0;
        export default async (event: { phase: string }) => {
          if (event.phase === 'arm') {
-           // Would fire 50 ms after this invocation settled, if timers survived it.
-           setTimeout(() => { fired++; }, 50);
            const order: string[] = [];
            queueMicrotask(() => order.push('microtask'));
            const cancelled = setTimeout(() => order.push('cancelled timer'), 5);
@@ -284,6 +282,9 @@ describe('handler styles', () => {
              const interval = setInterval(() => { ticks++; if (ticks === 3) { clearInterval(interval); resolve(); } }, 5);
            });
            await new Promise((resolve) => setTimeout(resolve, 20));
+           // Armed last, so it can only fire after this invocation settled (on a loaded machine too), if
+           // timers survived it.
+           setTimeout(() => { fired++; }, 50);
            return { ticks, order };
          }
          return { fired };

@@ -699,6 +699,69 @@ export function runStoreContract(
       });
     });
 
+    describe('secrets', () => {
+      const T0 = new Date(BASE_TS).toISOString();
+      const T1 = new Date(BASE_TS + 1000).toISOString();
+
+      it('creates, replaces (keeping createdAt), lists without values and loads with ciphertexts', async () => {
+        const fn = uniqueName('secret-put');
+        await publish(fn);
+        const created = await store.putSecret({
+          functionName: fn,
+          name: 'TOKEN',
+          ciphertext: 'v1.aaa',
+          now: T0,
+        });
+        expect(created).toStrictEqual({
+          secret: { functionName: fn, name: 'TOKEN', createdAt: T0, updatedAt: T0 },
+          created: true,
+        });
+        const replaced = await store.putSecret({
+          functionName: fn,
+          name: 'TOKEN',
+          ciphertext: 'v1.bbb',
+          now: T1,
+        });
+        expect(replaced).toStrictEqual({
+          secret: { functionName: fn, name: 'TOKEN', createdAt: T0, updatedAt: T1 },
+          created: false,
+        });
+        await store.putSecret({ functionName: fn, name: 'A_KEY', ciphertext: 'v1.ccc', now: T1 });
+        expect(await store.listSecrets(fn)).toStrictEqual([
+          { functionName: fn, name: 'A_KEY', createdAt: T1, updatedAt: T1 },
+          { functionName: fn, name: 'TOKEN', createdAt: T0, updatedAt: T1 },
+        ]);
+        expect(await store.loadSecrets({ functionName: fn })).toStrictEqual([
+          { functionName: fn, name: 'A_KEY', createdAt: T1, updatedAt: T1, ciphertext: 'v1.ccc' },
+          { functionName: fn, name: 'TOKEN', createdAt: T0, updatedAt: T1, ciphertext: 'v1.bbb' },
+        ]);
+        const all = await store.loadSecrets({});
+        expect(all.filter((secret) => secret.functionName === fn)).toHaveLength(2);
+      });
+
+      it('refuses a secret of a missing function; deletes one, and all with their function', async () => {
+        const ghost = uniqueName('secret-ghost');
+        await expect(
+          store.putSecret({ functionName: ghost, name: 'X', ciphertext: 'v1.x', now: T0 }),
+        ).rejects.toMatchObject({ code: 'FUNCTION_NOT_FOUND' });
+        const fn = uniqueName('secret-doomed');
+        const other = uniqueName('secret-kept');
+        await publish(fn);
+        await publish(other);
+        await store.putSecret({ functionName: fn, name: 'ONE', ciphertext: 'v1.1', now: T0 });
+        await store.putSecret({ functionName: fn, name: 'TWO', ciphertext: 'v1.2', now: T0 });
+        await store.putSecret({ functionName: other, name: 'ONE', ciphertext: 'v1.3', now: T0 });
+        expect(await store.deleteSecret(fn, 'ONE')).toBe(true);
+        expect(await store.deleteSecret(fn, 'ONE')).toBe(false);
+        expect((await store.listSecrets(fn)).map((secret) => secret.name)).toEqual(['TWO']);
+        expect(await store.deleteFunction(fn)).toBe(true);
+        expect(await store.loadSecrets({ functionName: fn })).toEqual([]);
+        await publish(fn, { mode: 'create' });
+        expect(await store.listSecrets(fn)).toEqual([]);
+        expect((await store.loadSecrets({ functionName: other }))[0]?.ciphertext).toBe('v1.3');
+      });
+    });
+
     describe('invocations', () => {
       it('round-trips every field of every record', async () => {
         const fn = uniqueName('fields');

@@ -4,6 +4,7 @@ import { registerDlqCommands } from './commands-dlq.js';
 import { registerFunctionCommands } from './commands-functions.js';
 import { registerServerCommand } from './commands-server.js';
 import { registerTriggerCommands } from './commands-triggers.js';
+import { registerSecretCommands } from './commands-secrets.js';
 
 const program = new Command();
 program
@@ -17,4 +18,5 @@ registerDeployCommand(program);
 registerFunctionCommands(program);
 registerDlqCommands(program);
 registerTriggerCommands(program);
+registerSecretCommands(program);
 await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@ import type { AliasRecord, FunctionRecord, VersionRecord } from '../core/functio
 import type { InvocationRecord, LogLine } from '../core/invocation.js';
 import type { MissedSlotPolicy, TriggerView } from '../core/trigger.js';
 import type { QueuedInvocation } from '../core/invocation-queue.js';
+import type { SecretRecord } from '../core/secret.js';
 import { StratoError, type StratoErrorBody } from '../core/strato-error.js';
 
 /** The code of a version: a JavaScript bundle (the isolate tier) or a container image (the container tier). */
@@ -186,6 +187,19 @@ export class StratoClient {
 
   async deleteTrigger(id: string): Promise<void> {
     await this.json('DELETE', `/v1/triggers/${encodeURIComponent(id)}`);
+  }
+
+  /** Creates or replaces a secret; its value is never returned. */
+  setSecret(name: string, secret: string, value: string): Promise<SecretRecord> {
+    return this.json('PUT', secretPath(name, secret), { value });
+  }
+
+  listSecrets(name: string): Promise<{ secrets: SecretRecord[] }> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/secrets`);
+  }
+
+  async deleteSecret(name: string, secret: string): Promise<void> {
+    await this.json('DELETE', secretPath(name, secret));
   }
 
   listInvocations(
@@ -448,6 +462,10 @@ async function errorOf(response: Response, baseUrl: string): Promise<StratoError
       `unexpected response from ${baseUrl} (${response.status}): ${text.slice(0, 200)}`,
     );
   }
+}
+
+function secretPath(name: string, secret: string): string {
+  return `/v1/functions/${encodeURIComponent(name)}/secrets/${encodeURIComponent(secret)}`;
 }
 
 function aliasPath(name: string, alias: string): string {

@@ -118,6 +118,13 @@ export const serverConfigSchema = z
      * from `STRATO_LAMBDA_ACCESS_KEY_ID` / `STRATO_LAMBDA_SECRET_ACCESS_KEY`.
      */
     lambdaCredentials: z.array(lambdaCredentialSchema).default([]),
+    /**
+     * The key that encrypts secrets at rest (32 bytes as base64 or 64 hex digits), usually from
+     * `STRATO_MASTER_KEY`. Unset: the key in `masterKeyFile`, created with a random key on first start.
+     */
+    masterKey: z.string().min(1).optional(),
+    /** Where the master key lives when `masterKey` is unset (mode 0600; refused if others can read it). @default `<dataDir>/master.key` */
+    masterKeyFile: z.string().min(1).optional(),
   })
   // node:http refuses a headers timeout longer than the whole-request timeout.
   .refine((config) => config.headersTimeout <= config.requestTimeout, {
@@ -141,6 +148,8 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_LOG_LEVEL: 'logLevel',
   STRATO_IMAGE_CACHE_DIR: 'imageCacheDir',
   STRATO_IMAGE_WARM_UP: 'imageWarmUp',
+  STRATO_MASTER_KEY: 'masterKey',
+  STRATO_MASTER_KEY_FILE: 'masterKeyFile',
 };
 
 /**

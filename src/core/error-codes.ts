@@ -28,6 +28,7 @@ export const errorCodes = {
   INVOCATION_NOT_FOUND: { status: 404, fault: 'user' },
   ALIAS_NOT_FOUND: { status: 404, fault: 'user' },
   TRIGGER_NOT_FOUND: { status: 404, fault: 'user' },
+  SECRET_NOT_FOUND: { status: 404, fault: 'user' },
   /** The registry has no such repository, tag or digest. */
   IMAGE_NOT_FOUND: { status: 404, fault: 'user' },
   ROUTE_NOT_FOUND: { status: 404, fault: 'user' },
@@ -54,6 +55,13 @@ export const errorCodes = {
   /** The registry could not be reached, answered with an error, or served bytes that do not match their digest. */
   IMAGE_PULL_FAILED: { status: 502, fault: 'platform' },
   SANDBOX_CRASHED: { status: 502, fault: 'platform' },
+  /**
+   * A stored secret does not decrypt with this node's master key (the key changed, or the row was altered):
+   * the function is not started without it.
+   */
+  SECRET_DECRYPT_FAILED: { status: 500, fault: 'platform' },
+  /** The master key (STRATO_MASTER_KEY or its file) is malformed, or its file is readable by others. */
+  MASTER_KEY_INVALID: { status: 500, fault: 'platform' },
   INVALID_FUNCTION_RESPONSE: { status: 502, fault: 'function' },
   SHUTTING_DOWN: { status: 503, fault: 'platform' },
   STORE_UNAVAILABLE: { status: 503, fault: 'platform' },

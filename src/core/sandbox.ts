@@ -12,7 +12,13 @@ export interface InstanceSpec {
   codeSha256: string;
   /** Loads the bundle; called only when the sandbox has not cached this code yet. */
   loadCode: () => Promise<string>;
+  /** The version's settings; `config.env` already holds the function's secrets (src/secrets/). */
   config: FunctionConfig;
+  /**
+   * Which state of the function's secrets `config.env` holds: an instance started with another one is not
+   * reused, so a changed secret reaches every instance started after the change. @default 0 (none)
+   */
+  secretsGeneration?: number;
   /** Lambda runtime id (`provided.al2023`, `provided.al2`) for tiers that run Lambda runtimes. */
   runtime?: string;
   /** The function's handler setting, handed to the runtime as `_HANDLER`. */

@@ -1,6 +1,7 @@
 import type { AliasRecord, FunctionConfig, FunctionRecord, VersionRecord } from './function.js';
 import type { InvocationRecord, LogLine } from './invocation.js';
 import type { CreateTriggerInput, TriggerRecord } from './trigger.js';
+import type { SecretRecord, StoredSecret } from './secret.js';
 
 export interface PublishVersionInput {
   functionName: string;
@@ -80,7 +81,7 @@ export interface Store {
   getFunction(name: string): Promise<FunctionRecord | undefined>;
   listFunctions(options: { limit: number; cursor?: string | undefined }): Promise<Page<FunctionRecord>>;
   /**
-   * Deletes the function, its versions, aliases, triggers, invocation records and logs. Returns false if
+   * Deletes the function, its versions, aliases, triggers, secrets, invocation records and logs. Returns false if
    * it did not exist.
    */
   deleteFunction(name: string): Promise<boolean>;
@@ -132,4 +133,21 @@ export interface Store {
    * Returns false if the trigger is gone or already at or past `slot`.
    */
   recordTriggerFired(id: string, slot: string): Promise<boolean>;
+
+  /**
+   * Creates or replaces a secret of an existing function (FUNCTION_NOT_FOUND); `createdAt` is kept on a
+   * replace. Secrets also go with their function.
+   */
+  putSecret(input: {
+    functionName: string;
+    name: string;
+    ciphertext: string;
+    now: string;
+  }): Promise<{ secret: SecretRecord; created: boolean }>;
+  /** One function's secrets without their values, by name. */
+  listSecrets(functionName: string): Promise<SecretRecord[]>;
+  /** Every stored secret with its ciphertext, or one function's (for the node's decrypted cache). */
+  loadSecrets(filter: { functionName?: string | undefined }): Promise<StoredSecret[]>;
+  /** Returns false if the secret did not exist. */
+  deleteSecret(functionName: string, name: string): Promise<boolean>;
 }

@@ -24,6 +24,8 @@ import { registerTriggerRoutes } from './routes/trigger-routes.js';
 import type { TriggerService } from '../triggers/trigger-service.js';
 import type { ImageService } from '../image/image-service.js';
 import { registerImageRoutes } from './routes/image-routes.js';
+import type { SecretService } from '../secrets/secret-service.js';
+import { registerSecretRoutes } from './routes/secret-routes.js';
 
 export interface HttpDependencies {
   store: Store;
@@ -46,6 +48,8 @@ export interface HttpDependencies {
   edge?: EdgeLimits;
   /** Container images (`/v1/images/...`). @default no image routes */
   images?: { service: ImageService; maxArchiveBytes: number };
+  /** Function secrets (`/v1/functions/:name/secrets`). @default no secret routes */
+  secrets?: SecretService;
 }
 
 /** How long a client may take to send its headers and its whole request, and how large the head may be. */
@@ -123,5 +127,6 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   if (deps.recorder !== undefined) registerLogFollowRoute(app, deps.store, deps.recorder);
   if (deps.metrics !== undefined) registerMetricsRoutes(app, deps.metrics);
   if (deps.images !== undefined) registerImageRoutes(app, deps.images.service, deps.images.maxArchiveBytes);
+  if (deps.secrets !== undefined) registerSecretRoutes(app, deps.secrets);
   return app;
 }

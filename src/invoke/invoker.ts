@@ -12,6 +12,8 @@ import type { InvocationMetrics } from '../observe/metrics.js';
 import type { VersionResolver } from './version-resolver.js';
 import type { StackMapper } from './stack-mapper.js';
 import { bucketParamsOf, RateLimiter, rateLimitKey } from '../ratelimit/rate-limiter.js';
+import type { FunctionSecrets } from '../secrets/secret-service.js';
+import { redactResult } from './redact-result.js';
 
 export interface InvokeInput {
   functionName: string;
@@ -45,6 +47,11 @@ export interface InvokerDependencies {
    * version's `codeSha256` (its stored image descriptor). @default image functions fail to start
    */
   prepareImage?: (codeSha256: string) => Promise<PreparedImage>;
+  /**
+   * Each function's decrypted secrets (secrets/secret-service.ts): merged into the environment of new
+   * instances, and redacted from the logs and errors of every invocation. @default no secrets
+   */
+  secrets?: { secretsOf(functionName: string): FunctionSecrets | undefined };
 }
 
 /**
@@ -55,6 +62,8 @@ export class Invoker {
   private accepting = true;
 
   private readonly rateLimiter: RateLimiter;
+  /** The spec of each resolved version, made once per secrets generation (not per request). */
+  private readonly specs = new WeakMap<VersionRecord, InstanceSpec>();
 
   constructor(private readonly deps: InvokerDependencies) {
     this.rateLimiter = deps.rateLimiter ?? new RateLimiter();
@@ -69,9 +78,10 @@ export class Invoker {
     if (!this.accepting) throw new StratoError('SHUTTING_DOWN', 'the server is shutting down');
     const version = await this.deps.resolver.resolve(input.functionName, input.qualifier);
     this.checkRateLimit(version);
+    const secrets = this.deps.secrets?.secretsOf(version.functionName);
     let lease: Lease;
     try {
-      lease = await this.deps.scheduler.acquire(this.specOf(version));
+      lease = await this.deps.scheduler.acquire(this.specWith(version, secrets));
     } catch (error) {
       if (isStratoError(error) && error.code === 'TOO_MANY_REQUESTS') {
         this.deps.metrics?.throttle(version.functionName, 'concurrency');
@@ -89,13 +99,13 @@ export class Invoker {
       let responded = false;
       const respond = (result: InvokeResult) => {
         responded = true;
-        resolve({ invocationId, version, cold: lease.cold, result });
+        resolve({ invocationId, version, cold: lease.cold, result: redactResult(result, secrets?.redactor) });
       };
       lease.instance
         .invoke(request, { onResponse: respond })
         .then(async (settled) => {
           lease.release();
-          const result = await this.mapStack(settled, version);
+          const result = redactResult(await this.mapStack(settled, version), secrets?.redactor);
           if (!responded) respond(result);
           this.deps.metrics?.invocation({
             functionName: version.functionName,
@@ -148,19 +158,36 @@ export class Invoker {
     );
   }
 
-  /** What a sandbox needs to start an instance of this version (also used to provision instances). */
+  /**
+   * What a sandbox needs to start an instance of this version, with the function's current secrets in its
+   * environment (also used to provision instances). Throws SECRET_DECRYPT_FAILED.
+   */
   specOf(version: VersionRecord): InstanceSpec {
-    return {
+    return this.specWith(version, this.deps.secrets?.secretsOf(version.functionName));
+  }
+
+  private specWith(version: VersionRecord, secrets: FunctionSecrets | undefined): InstanceSpec {
+    const generation = secrets?.generation ?? 0;
+    const cached = this.specs.get(version);
+    if (cached !== undefined && (cached.secretsGeneration ?? 0) === generation) return cached;
+    const spec: InstanceSpec = {
       functionName: version.functionName,
       version: version.version,
       codeSha256: version.codeSha256,
       loadCode: () => this.loadCode(version.codeSha256),
       loadArtifact: () => this.loadArtifact(version.codeSha256),
-      config: version.config,
+      // Secrets win over `env` of the same name: they are the newer, deliberate setting.
+      config:
+        secrets === undefined
+          ? version.config
+          : { ...version.config, env: { ...version.config.env, ...secrets.values } },
+      ...(secrets === undefined ? {} : { secretsGeneration: generation }),
       ...(version.config.runtime === undefined ? {} : { runtime: version.config.runtime }),
       ...(version.config.handler === undefined ? {} : { handler: version.config.handler }),
       ...(version.config.image === undefined ? {} : { prepareImage: () => this.prepareImage(version) }),
     };
+    this.specs.set(version, spec);
+    return spec;
   }
 
   private prepareImage(version: VersionRecord): Promise<PreparedImage> {

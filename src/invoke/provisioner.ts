@@ -66,6 +66,14 @@ export class Provisioner {
 
   private apply(latest: VersionRecord): void {
     this.scheduler.capacity.setReservation(latest.functionName, latest.config.reservedConcurrency);
-    this.scheduler.provision(this.specOf(latest), latest.config.minInstances ?? 0);
+    let spec: InstanceSpec;
+    try {
+      spec = this.specOf(latest);
+    } catch (error) {
+      // A secret that does not decrypt: every call fails with that error; nothing to keep warm.
+      this.logger.error({ err: error, functionName: latest.functionName }, 'cannot provision instances');
+      return;
+    }
+    this.scheduler.provision(spec, latest.config.minInstances ?? 0);
   }
 }

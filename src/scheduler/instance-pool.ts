@@ -83,7 +83,8 @@ interface FunctionPool {
   prewarm: { spec: InstanceSpec; at: number; unloadAt: number } | undefined;
 }
 
-const versionKey = (spec: InstanceSpec) => `${spec.codeSha256}:${spec.version}`;
+const versionKey = (spec: InstanceSpec) =>
+  `${spec.codeSha256}:${spec.version}:${spec.secretsGeneration ?? 0}`;
 
 /**
  * What an idle instance holds, in MB. An idle isolate is its compiled code and a small heap (measured:

@@ -18,6 +18,8 @@ import type {
 } from '../core/index.js';
 import * as aliasQueries from './alias-queries.js';
 import * as triggerQueries from './trigger-queries.js';
+import * as secretQueries from './secret-queries.js';
+import type { SecretRecord, StoredSecret } from '../core/secret.js';
 import type { CreateTriggerInput, TriggerRecord } from '../core/trigger.js';
 import { createMigrationProvider } from './migrations.js';
 import type { StoreDialect } from './migrations.js';
@@ -234,6 +236,7 @@ export class KyselyStore implements Store {
       await aliasQueries.deleteAliasesOf(trx, name);
       // Before the function row: a trigger's function is a foreign key.
       await triggerQueries.deleteTriggersOf(trx, name);
+      await secretQueries.deleteSecretsOf(trx, name);
       await trx.deleteFrom('versions').where('function_name', '=', name).execute();
       if (fn === undefined) return false;
       await trx.deleteFrom('functions').where('name', '=', name).execute();
@@ -308,6 +311,26 @@ export class KyselyStore implements Store {
 
   recordTriggerFired(id: string, slot: string): Promise<boolean> {
     return triggerQueries.recordTriggerFired(this.#db, id, slot);
+  }
+  putSecret(input: {
+    functionName: string;
+    name: string;
+    ciphertext: string;
+    now: string;
+  }): Promise<{ secret: SecretRecord; created: boolean }> {
+    return secretQueries.putSecret(this.#db, this.kind, input);
+  }
+
+  listSecrets(functionName: string): Promise<SecretRecord[]> {
+    return secretQueries.listSecrets(this.#db, functionName);
+  }
+
+  loadSecrets(filter: { functionName?: string | undefined }): Promise<StoredSecret[]> {
+    return secretQueries.loadSecrets(this.#db, filter);
+  }
+
+  deleteSecret(functionName: string, name: string): Promise<boolean> {
+    return secretQueries.deleteSecret(this.#db, functionName, name);
   }
 
   /**

@@ -152,6 +152,24 @@ function buildMigrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.dropTable('triggers').ifExists().execute();
       },
     },
+
+    '0007_secrets': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('secrets')
+          .addColumn('function_name', 'text', (col) => col.notNull().references('functions.name'))
+          .addColumn('name', 'text', (col) => col.notNull())
+          .addColumn('ciphertext', 'text', (col) => col.notNull())
+          .addColumn('created_at', 'text', (col) => col.notNull())
+          .addColumn('updated_at', 'text', (col) => col.notNull())
+          .addPrimaryKeyConstraint('secrets_pk', ['function_name', 'name'])
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('secrets').ifExists().execute();
+      },
+    },
   };
 }
 

@@ -92,6 +92,15 @@ export interface TriggersTable {
   last_fired_slot: string | null;
 }
 
+export interface SecretsTable {
+  function_name: string;
+  name: string;
+  /** AES-256-GCM ciphertext with its IV and tag (src/secrets/secret-cipher.ts); never the value. */
+  ciphertext: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   functions: FunctionsTable;
   versions: VersionsTable;
@@ -100,4 +109,5 @@ export interface Database {
   logs: LogsTable;
   aliases: AliasesTable;
   triggers: TriggersTable;
+  secrets: SecretsTable;
 }

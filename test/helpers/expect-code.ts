@@ -5,3 +5,14 @@ import { StratoError } from '../../src/core/strato-error.js';
 export async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
   await expect(promise).rejects.toSatisfy((error) => error instanceof StratoError && error.code === code);
 }
+
+/** Asserts that `run` throws a StratoError of this code, synchronously. */
+export function expectThrowsCode(run: () => unknown, code: string): void {
+  let thrown: unknown;
+  try {
+    run();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown instanceof StratoError ? thrown.code : thrown).toBe(code);
+}
