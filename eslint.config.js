@@ -27,6 +27,7 @@ const modules = [
   'cli',
   'image',
   'secrets',
+  'auth',
 ];
 const importsOnlyCore = (self) => modules.filter((name) => name !== self);
 
@@ -83,6 +84,8 @@ const forbidden = {
   keepalive: importsOnlyCore('keepalive'),
   // Encryption at rest and the decrypted cache: core types (the Store interface) only.
   secrets: importsOnlyCore('secrets'),
+  // API keys: tokens, hashes, scopes; core types (the Store interface) only.
+  auth: importsOnlyCore('auth'),
   observe: ['build', 'sandbox', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
   // Pure token buckets: core types in, nothing of the paths that use them.
   ratelimit: importsOnlyCore('ratelimit'),

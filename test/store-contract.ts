@@ -762,6 +762,34 @@ export function runStoreContract(
       });
     });
 
+    describe('api keys', () => {
+      it('stores a key by its hash, lists it by namespace, revokes it once, and refuses a duplicate hash', async () => {
+        const namespace = uniqueName('ns');
+        const hash = sha256Hex(new TextEncoder().encode(randomUUID()));
+        const before = await store.countApiKeys();
+        const key = {
+          id: `key_${randomUUID().slice(0, 8)}`,
+          namespace,
+          scopes: ['deploy' as const, 'read' as const],
+          description: 'ci déploy',
+          createdAt: new Date(BASE_TS).toISOString(),
+          revokedAt: null,
+        };
+        expect(await store.createApiKey({ ...key, tokenSha256: hash })).toStrictEqual(key);
+        expect(await store.countApiKeys()).toBe(before + 1);
+        expect(await store.findApiKey(hash)).toStrictEqual({ ...key, tokenSha256: hash });
+        expect(await store.findApiKey('0'.repeat(64))).toBeUndefined();
+        expect(await store.listApiKeys({ namespace })).toStrictEqual([key]);
+        expect(await store.listApiKeys({ namespace: uniqueName('ns-none') })).toEqual([]);
+        await expect(store.createApiKey({ ...key, id: `${key.id}x`, tokenSha256: hash })).rejects.toThrow();
+        const revokedAt = new Date(BASE_TS + 5).toISOString();
+        expect(await store.revokeApiKey(key.id, revokedAt)).toBe(true);
+        expect(await store.revokeApiKey(key.id, revokedAt)).toBe(false);
+        expect(await store.revokeApiKey('key_missing', revokedAt)).toBe(false);
+        expect((await store.findApiKey(hash))?.revokedAt).toBe(revokedAt);
+      });
+    });
+
     describe('invocations', () => {
       it('round-trips every field of every record', async () => {
         const fn = uniqueName('fields');

@@ -29,6 +29,7 @@ export const errorCodes = {
   ALIAS_NOT_FOUND: { status: 404, fault: 'user' },
   TRIGGER_NOT_FOUND: { status: 404, fault: 'user' },
   SECRET_NOT_FOUND: { status: 404, fault: 'user' },
+  KEY_NOT_FOUND: { status: 404, fault: 'user' },
   /** The registry has no such repository, tag or digest. */
   IMAGE_NOT_FOUND: { status: 404, fault: 'user' },
   ROUTE_NOT_FOUND: { status: 404, fault: 'user' },

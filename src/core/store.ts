@@ -2,6 +2,7 @@ import type { AliasRecord, FunctionConfig, FunctionRecord, VersionRecord } from 
 import type { InvocationRecord, LogLine } from './invocation.js';
 import type { CreateTriggerInput, TriggerRecord } from './trigger.js';
 import type { SecretRecord, StoredSecret } from './secret.js';
+import type { ApiKeyRecord, StoredApiKey } from './api-key.js';
 
 export interface PublishVersionInput {
   functionName: string;
@@ -150,4 +151,15 @@ export interface Store {
   loadSecrets(filter: { functionName?: string | undefined }): Promise<StoredSecret[]>;
   /** Returns false if the secret did not exist. */
   deleteSecret(functionName: string, name: string): Promise<boolean>;
+
+  /** Stores a new API key (its token only as a hash); `id` and the hash must be new. */
+  createApiKey(key: StoredApiKey): Promise<ApiKeyRecord>;
+  /** The key whose token hashes to this, revoked or not. */
+  findApiKey(tokenSha256: string): Promise<StoredApiKey | undefined>;
+  /** Keys of a namespace (or all), oldest first, revoked ones included. */
+  listApiKeys(filter: { namespace?: string | undefined }): Promise<ApiKeyRecord[]>;
+  /** Marks a key revoked; false if there is no such key or it already was. */
+  revokeApiKey(id: string, now: string): Promise<boolean>;
+  /** How many keys exist, revoked ones included (first start: none). */
+  countApiKeys(): Promise<number>;
 }

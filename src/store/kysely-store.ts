@@ -19,6 +19,8 @@ import type {
 import * as aliasQueries from './alias-queries.js';
 import * as triggerQueries from './trigger-queries.js';
 import * as secretQueries from './secret-queries.js';
+import * as apiKeyQueries from './api-key-queries.js';
+import type { ApiKeyRecord, StoredApiKey } from '../core/api-key.js';
 import type { SecretRecord, StoredSecret } from '../core/secret.js';
 import type { CreateTriggerInput, TriggerRecord } from '../core/trigger.js';
 import { createMigrationProvider } from './migrations.js';
@@ -331,6 +333,25 @@ export class KyselyStore implements Store {
 
   deleteSecret(functionName: string, name: string): Promise<boolean> {
     return secretQueries.deleteSecret(this.#db, functionName, name);
+  }
+  createApiKey(key: StoredApiKey): Promise<ApiKeyRecord> {
+    return apiKeyQueries.createApiKey(this.#db, key);
+  }
+
+  findApiKey(tokenSha256: string): Promise<StoredApiKey | undefined> {
+    return apiKeyQueries.findApiKey(this.#db, tokenSha256);
+  }
+
+  listApiKeys(filter: { namespace?: string | undefined }): Promise<ApiKeyRecord[]> {
+    return apiKeyQueries.listApiKeys(this.#db, filter);
+  }
+
+  revokeApiKey(id: string, now: string): Promise<boolean> {
+    return apiKeyQueries.revokeApiKey(this.#db, id, now);
+  }
+
+  countApiKeys(): Promise<number> {
+    return apiKeyQueries.countApiKeys(this.#db);
   }
 
   /**

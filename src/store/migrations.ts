@@ -170,6 +170,30 @@ function buildMigrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.dropTable('secrets').ifExists().execute();
       },
     },
+
+    '0008_api_keys': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('api_keys')
+          .addColumn('id', 'text', (col) => col.primaryKey())
+          .addColumn('namespace', 'text', (col) => col.notNull())
+          .addColumn('scopes_json', 'text', (col) => col.notNull())
+          .addColumn('token_sha256', 'text', (col) => col.notNull().unique())
+          .addColumn('description', 'text', (col) => col.notNull())
+          .addColumn('created_at', 'text', (col) => col.notNull())
+          .addColumn('revoked_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('api_keys_namespace_idx')
+          .on('api_keys')
+          .columns(['namespace', 'created_at'])
+          .execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('api_keys').ifExists().execute();
+      },
+    },
   };
 }
 

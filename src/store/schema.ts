@@ -101,6 +101,18 @@ export interface SecretsTable {
   updated_at: string;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  namespace: string;
+  /** JSON array of scopes. */
+  scopes_json: string;
+  /** SHA-256 of the token, hex; the token itself is never stored. */
+  token_sha256: string;
+  description: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
 export interface Database {
   functions: FunctionsTable;
   versions: VersionsTable;
@@ -110,4 +122,5 @@ export interface Database {
   aliases: AliasesTable;
   triggers: TriggersTable;
   secrets: SecretsTable;
+  api_keys: ApiKeysTable;
 }
