@@ -20,6 +20,7 @@ import type { InvocationRecorder } from '../observe/invocation-recorder.js';
 import { registerFunctionRoutes } from './routes/functions-routes.js';
 import { registerMetricsRoutes } from './routes/metrics-routes.js';
 import { registerRecordRoutes } from './routes/records-routes.js';
+import { registerStatsRoutes } from './routes/stats-routes.js';
 import { registerTriggerRoutes } from './routes/trigger-routes.js';
 import type { TriggerService } from '../triggers/trigger-service.js';
 import type { ImageService } from '../image/image-service.js';
@@ -118,6 +119,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   registerFunctionRoutes(app, deps.functions, deps.scheduler);
   registerAliasRoutes(app, deps.functions);
   registerRecordRoutes(app, deps.store, deps.asyncInvocations);
+  registerStatsRoutes(app, deps.store);
   registerTriggerRoutes(app, deps.triggers);
   registerDlqRoutes(app, deps.asyncInvocations);
   if (deps.recorder !== undefined) registerLogFollowRoute(app, deps.store, deps.recorder);
