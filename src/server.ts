@@ -170,6 +170,7 @@ export async function startServer(
     metrics,
     recorder,
     images: { service: images, maxArchiveBytes: config.maxImageArchive },
+    consoleDir: config.consoleDir,
     edge: {
       headersTimeoutMs: config.headersTimeout,
       requestTimeoutMs: config.requestTimeout,

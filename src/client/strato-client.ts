@@ -2,7 +2,7 @@ import type { AliasRecord, FunctionRecord, VersionRecord } from '../core/functio
 import type { InvocationOutcome, InvocationRecord, LogLine } from '../core/invocation.js';
 import type { InvocationStatsBucket } from '../core/invocation-stats.js';
 import type { MissedSlotPolicy, TriggerView } from '../core/trigger.js';
-import type { QueuedInvocation } from '../core/invocation-queue.js';
+import type { QueueDepth, QueuedInvocation } from '../core/invocation-queue.js';
 import { StratoError, type StratoErrorBody } from '../core/strato-error.js';
 
 /** The code of a version: a JavaScript bundle (the isolate tier) or a container image (the container tier). */
@@ -391,7 +391,8 @@ export class StratoClient {
   async importImageArchive(tarball: Uint8Array | ReadableStream<Uint8Array>): Promise<ImageSummaryView> {
     const response = await this.send('POST', '/v1/images/archive', {
       headers: { 'content-type': 'application/x-tar' },
-      body: tarball,
+      // A Uint8Array is a valid body; DOM's typings want one backed by an ArrayBuffer specifically.
+      body: tarball as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>,
       duplex: 'half',
     });
     if (!response.ok) throw await errorOf(response, this.baseUrl);
@@ -403,6 +404,12 @@ export class StratoClient {
     collected: { removedLayers: string[]; removedRootfs: string[]; freedBytes: number };
   }> {
     return this.json('POST', '/v1/images/gc', options);
+  }
+
+  /** A function's async invocations by state, and the age of the oldest ready one. */
+  async queueDepth(name: string): Promise<QueueDepth> {
+    return (await this.json<{ depth: QueueDepth }>('GET', `/v1/functions/${encodeURIComponent(name)}/queue`))
+      .depth;
   }
 
   /** A function's dead-lettered async invocations, oldest first. */
@@ -439,7 +446,8 @@ export class StratoClient {
   private async send(
     method: string,
     path: string,
-    init: Omit<RequestInit, 'headers'> & { headers?: Record<string, string> },
+    // `duplex` (a streamed body) is in Node's RequestInit, not yet in the DOM's.
+    init: Omit<RequestInit, 'headers'> & { headers?: Record<string, string>; duplex?: 'half' },
   ): Promise<Response> {
     try {
       return await this.#fetch(`${this.baseUrl}${path}`, {

@@ -25,6 +25,7 @@ import { registerTriggerRoutes } from './routes/trigger-routes.js';
 import type { TriggerService } from '../triggers/trigger-service.js';
 import type { ImageService } from '../image/image-service.js';
 import { registerImageRoutes } from './routes/image-routes.js';
+import { registerConsoleRoutes } from './routes/console-routes.js';
 
 export interface HttpDependencies {
   store: Store;
@@ -45,6 +46,8 @@ export interface HttpDependencies {
   recorder?: InvocationRecorder;
   /** Limits on slow or oversized request heads (slowloris, header floods). @default Node's own */
   edge?: EdgeLimits;
+  /** The built web console served at `/console`. @default the package's `dist/console` */
+  consoleDir?: string | undefined;
   /** Container images (`/v1/images/...`). @default no image routes */
   images?: { service: ImageService; maxArchiveBytes: number };
 }
@@ -125,5 +128,6 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   if (deps.recorder !== undefined) registerLogFollowRoute(app, deps.store, deps.recorder);
   if (deps.metrics !== undefined) registerMetricsRoutes(app, deps.metrics);
   if (deps.images !== undefined) registerImageRoutes(app, deps.images.service, deps.images.maxArchiveBytes);
+  registerConsoleRoutes(app, deps.consoleDir);
   return app;
 }
