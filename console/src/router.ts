@@ -19,6 +19,12 @@ interface Route {
   page: Page;
 }
 
+/** The nav entry a path belongs to: a function's page is part of the functions list. */
+function sectionOf(path: string): string {
+  const section = path.split('/')[1] ?? '';
+  return section === 'functions' ? '' : section;
+}
+
 export function createRouter(root: HTMLElement, routes: Record<string, Page>, notFound: Page) {
   const table: Route[] = Object.entries(routes).map(([pattern, page]) => ({
     segments: pattern.split('/').filter((s) => s !== ''),
@@ -52,8 +58,10 @@ export function createRouter(root: HTMLElement, routes: Record<string, Page>, no
     const { page, params } = match(path);
     root.replaceChildren();
     for (const anchor of document.querySelectorAll<HTMLAnchorElement>('header nav a')) {
-      const section = new URL(anchor.href).pathname.slice(BASE.length).split('/')[1] ?? '';
-      anchor.classList.toggle('active', (path.split('/')[1] ?? '') === section);
+      anchor.classList.toggle(
+        'active',
+        sectionOf(new URL(anchor.href).pathname.slice(BASE.length)) === sectionOf(path),
+      );
     }
     await page({
       params,
