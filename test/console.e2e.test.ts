@@ -11,6 +11,8 @@ const repoRoot = path.join(import.meta.dirname, '..');
 /** Debian's chromium (.ci/run installs it); playwright-core never downloads a browser. */
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = process.env.STRATO_CONSOLE_SCREENSHOTS === '1';
+/** How long a poll waits: the page works while the rest of the suite loads both cores. */
+const PATIENCE = { timeout: 15_000 };
 
 let server: TestServer;
 let context: BrowserContext;
@@ -54,7 +56,7 @@ afterAll(async () => {
   if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
 });
 
-describe('the web console in headless Chromium', () => {
+describe('the web console in headless Chromium', { timeout: 90_000 }, () => {
   it('invokes a function from its page and shows the result, its log line, the record and a chart', async () => {
     const name = uniqueName('console-greet');
     await deploySource(
@@ -69,21 +71,25 @@ describe('the web console in headless Chromium', () => {
 
     await page.goto(`${server.url}/console/`);
     const row = page.locator('#functions-table tr', { hasText: name });
-    await expect.poll(() => row.count()).toBe(1);
+    await expect.poll(() => row.count(), PATIENCE).toBe(1);
     await screenshot('console-functions');
 
     await row.getByRole('link', { name }).click();
     await page.locator('#invoke-form textarea').fill('{"name":"Ada"}');
     await page.locator('#invoke-form button[type=submit]').click();
     await expect
-      .poll(() => page.locator('#invoke-response').textContent())
+      .poll(() => page.locator('#invoke-response').textContent(), PATIENCE)
       .toContain('"greeting": "hello Ada"');
     await expect
-      .poll(() => page.locator('#invoke-status').textContent())
+      .poll(() => page.locator('#invoke-status').textContent(), PATIENCE)
       .toMatch(/^status 200 · version 1 · cold/);
-    await expect.poll(() => page.locator('#invoke-output .logs').textContent()).toContain('greeting Ada');
+    await expect
+      .poll(() => page.locator('#invoke-output .logs').textContent(), PATIENCE)
+      .toContain('greeting Ada');
     // The charts are drawn again once the record is stored: the invocation is a point on them.
-    await expect.poll(() => page.locator('#function-charts circle.point').count()).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.locator('#function-charts circle.point').count(), PATIENCE)
+      .toBeGreaterThan(0);
     await screenshot('console-function');
 
     const [record] = (await server.client.listInvocations(name)).invocations;
@@ -91,17 +97,17 @@ describe('the web console in headless Chromium', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Invocations' }).click();
     await page.locator('#invocation-filters select[name=fn]').selectOption(name);
     const recordRow = page.locator('#invocations-table tbody tr', { hasText: record!.id.slice(0, 8) });
-    await expect.poll(() => recordRow.count()).toBe(1);
-    await expect.poll(() => recordRow.textContent()).toContain('success');
+    await expect.poll(() => recordRow.count(), PATIENCE).toBe(1);
+    await expect.poll(() => recordRow.textContent(), PATIENCE).toContain('success');
     await screenshot('console-invocations');
     // A filter that excludes it.
     await page.locator('#invocation-filters select[name=outcome]').selectOption('error');
-    await expect.poll(() => page.locator('main').textContent()).toContain('No invocations match.');
+    await expect.poll(() => page.locator('main').textContent(), PATIENCE).toContain('No invocations match.');
     expect(new URL(page.url()).searchParams.get('outcome')).toBe('error');
     await page.goBack();
     await page.locator('#invocations-table tbody tr a', { hasText: record!.id.slice(0, 8) }).click();
-    await expect.poll(() => page.locator('#invocation-record').textContent()).toContain('success');
-    await expect.poll(() => page.locator('main .logs').textContent()).toContain('greeting Ada');
+    await expect.poll(() => page.locator('#invocation-record').textContent(), PATIENCE).toContain('success');
+    await expect.poll(() => page.locator('main .logs').textContent(), PATIENCE).toContain('greeting Ada');
   });
 
   it('redrives a dead-lettered async invocation from the queue view', async () => {
@@ -116,7 +122,7 @@ describe('the web console in headless Chromium', () => {
     );
     const { invocationId } = await server.client.invokeAsync(name, '{"order":42}');
     await expect
-      .poll(async () => (await server.client.listDeadLetters(name)).invocations.length, { timeout: 10_000 })
+      .poll(async () => (await server.client.listDeadLetters(name)).invocations.length, PATIENCE)
       .toBe(1);
     // Fixed, so the redriven attempt succeeds.
     await deploySource(
@@ -127,32 +133,34 @@ describe('the web console in headless Chromium', () => {
 
     await page.goto(`${server.url}/console/dlq?fn=${name}`);
     const entry = page.locator('#dlq-table tr', { hasText: invocationId });
-    await expect.poll(() => entry.count()).toBe(1);
-    await expect.poll(() => entry.textContent()).toContain('broken on purpose');
+    await expect.poll(() => entry.count(), PATIENCE).toBe(1);
+    await expect.poll(() => entry.textContent(), PATIENCE).toContain('broken on purpose');
     await screenshot('console-dlq');
 
     await entry.getByRole('button', { name: 'Redrive' }).click();
-    await expect.poll(() => page.locator('#dlq-status').textContent()).toBe(`redriven: 1 (${invocationId})`);
     await expect
-      .poll(async () => (await server.client.getAsyncInvocation(invocationId)).status, { timeout: 10_000 })
+      .poll(() => page.locator('#dlq-status').textContent(), PATIENCE)
+      .toBe(`redriven: 1 (${invocationId})`);
+    await expect
+      .poll(async () => (await server.client.getAsyncInvocation(invocationId)).status, PATIENCE)
       .toBe('succeeded');
     expect((await server.client.listDeadLetters(name)).invocations).toEqual([]);
 
     // Its detail view shows the attempts: the dead first one and the redriven one.
     await page.goto(`${server.url}/console/invocations/${invocationId}`);
-    await expect.poll(() => page.locator('#async-status').textContent()).toBe('succeeded');
-    await expect.poll(() => page.locator('#async-attempts tbody tr').count()).toBe(2);
+    await expect.poll(() => page.locator('#async-status').textContent(), PATIENCE).toBe('succeeded');
+    await expect.poll(() => page.locator('#async-attempts tbody tr').count(), PATIENCE).toBe(2);
   });
 
   it('shows the cost report, or says the server has none', async () => {
     const hasCost = (await fetch(`${server.url}/v1/cost`)).status !== 404;
     await page.goto(`${server.url}/console/cost`);
     if (hasCost) {
-      await expect.poll(() => page.locator('#cost-summary').count()).toBe(1);
-      await expect.poll(() => page.locator('main svg.chart').count()).toBeGreaterThan(0);
+      await expect.poll(() => page.locator('#cost-summary').count(), PATIENCE).toBe(1);
+      await expect.poll(() => page.locator('main svg.chart').count(), PATIENCE).toBeGreaterThan(0);
     } else {
       await expect
-        .poll(() => page.locator('main').textContent())
+        .poll(() => page.locator('main').textContent(), PATIENCE)
         .toContain('cost report is not available on this server');
     }
     await screenshot('console-cost');
