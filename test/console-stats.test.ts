@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InvocationRecord } from '../src/core/invocation.js';
 import { expectCode } from './helpers/expect-code.js';
+import { statsBucket } from './helpers/stats-bucket.js';
 import { deploySource, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -72,17 +73,10 @@ describe('GET /v1/functions/:name/stats', () => {
     });
     expect(stats.buckets).toEqual([
       // Durations 1..100: nearest-rank p50 is the 50th value, p99 the 99th.
-      { start: new Date(T0).toISOString(), requests: 100, errors: 4, cold: 10, p50Ms: 50, p99Ms: 99 },
-      {
-        start: new Date(T0 + 60_000).toISOString(),
-        requests: 0,
-        errors: 0,
-        cold: 0,
-        p50Ms: null,
-        p99Ms: null,
-      },
+      statsBucket(T0, [100, 4, 10], [50, 99]),
+      statsBucket(T0 + 60_000, [0, 0, 0]),
       // Two values: p50 is the first, p99 the second.
-      { start: new Date(T0 + 120_000).toISOString(), requests: 2, errors: 1, cold: 1, p50Ms: 40, p99Ms: 60 },
+      statsBucket(T0 + 120_000, [2, 1, 1], [40, 60]),
     ]);
   });
 

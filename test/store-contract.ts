@@ -10,6 +10,7 @@ import type {
   VersionRecord,
 } from '../src/core/index.js';
 import type { CreateTriggerInput } from '../src/core/trigger.js';
+import { statsBucket } from './helpers/stats-bucket.js';
 
 /** A name no other test (or parallel run) uses. */
 function uniqueName(label: string): string {
@@ -815,23 +816,9 @@ export function runStoreContract(
           records: 4,
           truncated: false,
           buckets: [
-            { start: new Date(BASE_TS).toISOString(), requests: 3, errors: 1, cold: 1, p50Ms: 20, p99Ms: 30 },
-            {
-              start: new Date(BASE_TS + 60_000).toISOString(),
-              requests: 0,
-              errors: 0,
-              cold: 0,
-              p50Ms: null,
-              p99Ms: null,
-            },
-            {
-              start: new Date(BASE_TS + 120_000).toISOString(),
-              requests: 1,
-              errors: 1,
-              cold: 1,
-              p50Ms: 7,
-              p99Ms: 7,
-            },
+            statsBucket(BASE_TS, [3, 1, 1], [20, 30]),
+            statsBucket(BASE_TS + 60_000, [0, 0, 0]),
+            statsBucket(BASE_TS + 120_000, [1, 1, 1], [7, 7]),
           ],
         });
         const none = await store.invocationStats({

@@ -43,17 +43,11 @@ describe('bucketInvocations', () => {
       ],
       { since: T0, until: T0 + 180_000, bucketMs: 60_000 },
     );
+    const at = (offset: number): string => new Date(T0 + offset).toISOString();
     expect(buckets).toEqual([
-      { start: new Date(T0).toISOString(), requests: 3, errors: 2, cold: 1, p50Ms: 20, p99Ms: 30 },
-      {
-        start: new Date(T0 + 60_000).toISOString(),
-        requests: 0,
-        errors: 0,
-        cold: 0,
-        p50Ms: null,
-        p99Ms: null,
-      },
-      { start: new Date(T0 + 120_000).toISOString(), requests: 1, errors: 0, cold: 0, p50Ms: 5, p99Ms: 5 },
+      { start: at(0), requests: 3, errors: 2, cold: 1, p50Ms: 20, p99Ms: 30 },
+      { start: at(60_000), requests: 0, errors: 0, cold: 0, p50Ms: null, p99Ms: null },
+      { start: at(120_000), requests: 1, errors: 0, cold: 0, p50Ms: 5, p99Ms: 5 },
     ]);
   });
 
