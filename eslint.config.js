@@ -128,7 +128,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        project: ['./tsconfig.json', './tsconfig.guest.json'],
+        project: ['./tsconfig.json', './tsconfig.guest.json', './console/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -172,4 +172,23 @@ export default tseslint.config(
     rules: { 'no-console': 'off', '@typescript-eslint/no-require-imports': 'off' },
   },
   ...boundaryConfigs,
+  {
+    // The web console runs in a browser and reaches the server only over HTTP: the typed client and core's
+    // types, nothing host-side.
+    files: ['console/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)src/(?!client/|core/)|^node:',
+              message:
+                'console/ may import only src/client and src/core (see ARCHITECTURE.md, dependency rule)',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

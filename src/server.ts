@@ -186,6 +186,7 @@ export async function startServer(
     recorder,
     images: { service: images, maxArchiveBytes: config.maxImageArchive },
     secrets,
+    consoleDir: config.consoleDir,
     edge: {
       headersTimeoutMs: config.headersTimeout,
       requestTimeoutMs: config.requestTimeout,

@@ -10,6 +10,7 @@ import type {
   VersionRecord,
 } from '../src/core/index.js';
 import type { CreateTriggerInput } from '../src/core/trigger.js';
+import { statsBucket } from './helpers/stats-bucket.js';
 
 /** A name no other test (or parallel run) uses. */
 function uniqueName(label: string): string {
@@ -855,6 +856,70 @@ export function runStoreContract(
         );
         expect(listed.map((r) => r.id)).toEqual(expected.map((r) => r.id));
         expect(listed[0]).toStrictEqual(expected[0]);
+      });
+    });
+
+    describe('invocation filters and stats', () => {
+      /** Five records over three minutes: cold/warm, success/error/timeout, known durations. */
+      async function recordWindow(fn: string): Promise<InvocationRecord[]> {
+        const at = (ms: number): string => new Date(BASE_TS + ms).toISOString();
+        const records = [
+          invocation(fn, { startedAt: at(0), durationMs: 10, cold: true }),
+          invocation(fn, { startedAt: at(20_000), durationMs: 30, cold: false, outcome: 'error' }),
+          invocation(fn, { startedAt: at(40_000), durationMs: 20, cold: false }),
+          invocation(fn, { startedAt: at(130_000), durationMs: 7, cold: true, outcome: 'timeout' }),
+          // Just past the window below.
+          invocation(fn, { startedAt: at(180_000), durationMs: 99, cold: false }),
+        ];
+        await store.recordInvocations([...records, invocation(uniqueName('other'))], []);
+        return records;
+      }
+
+      it('filters invocations by outcome, cold and start time, and pages the filtered list', async () => {
+        const fn = uniqueName('filters');
+        const [coldOk, error, warmOk, timeout, late] = await recordWindow(fn);
+        const ids = async (query: Partial<Parameters<Store['listInvocations']>[0]>): Promise<string[]> =>
+          (await store.listInvocations({ functionName: fn, limit: 100, ...query })).items.map((r) => r.id);
+        expect(await ids({ outcome: 'error' })).toEqual([error!.id]);
+        expect(await ids({ cold: true })).toEqual([timeout!.id, coldOk!.id]);
+        expect(await ids({ cold: false, outcome: 'success' })).toEqual([late!.id, warmOk!.id]);
+        expect(await ids({ since: BASE_TS + 20_000, until: BASE_TS + 180_000 })).toEqual([
+          timeout!.id,
+          warmOk!.id,
+          error!.id,
+        ]);
+        const pages = await collectPages((cursor) =>
+          store.listInvocations({ functionName: fn, limit: 1, cursor, cold: false }),
+        );
+        expect(pages.flat().map((r) => r.id)).toEqual([late!.id, warmOk!.id, error!.id]);
+      });
+
+      it('buckets requests, errors, cold starts and p50/p99 durations', async () => {
+        const fn = uniqueName('stats');
+        await recordWindow(fn);
+        const stats = await store.invocationStats({
+          functionName: fn,
+          since: BASE_TS,
+          until: BASE_TS + 180_000,
+          bucketMs: 60_000,
+        });
+        expect(stats).toEqual({
+          records: 4,
+          truncated: false,
+          buckets: [
+            statsBucket(BASE_TS, [3, 1, 1], [20, 30]),
+            statsBucket(BASE_TS + 60_000, [0, 0, 0]),
+            statsBucket(BASE_TS + 120_000, [1, 1, 1], [7, 7]),
+          ],
+        });
+        const none = await store.invocationStats({
+          functionName: uniqueName('no-records'),
+          since: BASE_TS,
+          until: BASE_TS + 60_000,
+          bucketMs: 60_000,
+        });
+        expect(none.records).toBe(0);
+        expect(none.buckets).toHaveLength(1);
       });
     });
 

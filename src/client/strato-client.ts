@@ -1,7 +1,8 @@
 import type { AliasRecord, FunctionRecord, VersionRecord } from '../core/function.js';
-import type { InvocationRecord, LogLine } from '../core/invocation.js';
+import type { InvocationOutcome, InvocationRecord, LogLine } from '../core/invocation.js';
+import type { InvocationStatsBucket } from '../core/invocation-stats.js';
 import type { MissedSlotPolicy, TriggerView } from '../core/trigger.js';
-import type { QueuedInvocation } from '../core/invocation-queue.js';
+import type { QueueDepth, QueuedInvocation } from '../core/invocation-queue.js';
 import type { SecretRecord } from '../core/secret.js';
 import { StratoError, type StratoErrorBody } from '../core/strato-error.js';
 
@@ -113,12 +114,45 @@ export interface InstanceInfoView {
   provisioned: boolean;
 }
 
+/** Filters of {@link StratoClient.listInvocations}; times are ISO dates, epoch ms or "ago" durations (`10m`). */
+export interface InvocationFilter {
+  limit?: number;
+  cursor?: string;
+  outcome?: InvocationOutcome;
+  cold?: boolean;
+  since?: string;
+  until?: string;
+}
+
+/** A function's invocations per time bucket (`GET /v1/functions/{name}/stats`). */
+export interface FunctionStatsView {
+  functionName: string;
+  since: string;
+  until: string;
+  bucketMs: number;
+  records: number;
+  truncated: boolean;
+  buckets: InvocationStatsBucket[];
+}
+
+export interface StratoClientOptions {
+  /** The fetch to use (tests, or a browser's bound `fetch`). @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** Sent as `Authorization: Bearer <key>` on every request; read per request so a key can change. */
+  apiKey?: () => string | undefined;
+}
+
 /** Typed client of the control-plane and invoke API; what the CLI, the console and tests use. */
 export class StratoClient {
   readonly baseUrl: string;
+  readonly #fetch: typeof fetch;
+  readonly #apiKey: () => string | undefined;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, options: StratoClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
+    // Called unbound: a browser's fetch throws "Illegal invocation" when called as a method of another object.
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#apiKey = options.apiKey ?? (() => undefined);
   }
 
   deploy(name: string, request: DeployRequest): Promise<FunctionResponse> {
@@ -202,11 +236,22 @@ export class StratoClient {
     await this.json('DELETE', secretPath(name, secret));
   }
 
+  /** Newest first, narrowed by the filters. */
   listInvocations(
     name: string,
-    options: { limit?: number; cursor?: string } = {},
+    options: InvocationFilter = {},
   ): Promise<{ invocations: InvocationRecord[]; next: string | null }> {
-    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/invocations${query(options)}`);
+    const { cold, ...rest } = options;
+    const params = { ...rest, cold: cold === undefined ? undefined : String(cold) };
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/invocations${query(params)}`);
+  }
+
+  /** Requests, errors, cold starts and p50/p99 duration per bucket (`bucket` a duration, default 1m). */
+  stats(
+    name: string,
+    options: { since?: string; until?: string; bucket?: string } = {},
+  ): Promise<FunctionStatsView> {
+    return this.json('GET', `/v1/functions/${encodeURIComponent(name)}/stats${query(options)}`);
   }
 
   getInvocation(id: string): Promise<{ invocation: InvocationRecord; logs: LogLine[] }> {
@@ -228,10 +273,13 @@ export class StratoClient {
     name: string,
     signal: AbortSignal,
   ): AsyncGenerator<{ line: LogLine } | { dropped: number }, void, undefined> {
-    const response = await fetch(`${this.baseUrl}/v1/functions/${encodeURIComponent(name)}/logs/follow`, {
-      signal,
-      headers: { accept: 'text/event-stream' },
-    });
+    const response = await this.#fetch(
+      `${this.baseUrl}/v1/functions/${encodeURIComponent(name)}/logs/follow`,
+      {
+        signal,
+        headers: this.#headers({ accept: 'text/event-stream' }),
+      },
+    );
     if (!response.ok || response.body === null) {
       const parsed = (await response.json().catch(() => ({}))) as { error?: Partial<StratoErrorBody> };
       throw StratoError.fromBody(parsed.error ?? {});
@@ -264,13 +312,10 @@ export class StratoClient {
    * errors are not thrown: read `status` and `body`.
    */
   async invoke(name: string, event: string, options: { version?: string } = {}): Promise<InvokeResponse> {
-    const response = await fetch(
-      `${this.baseUrl}/v1/functions/${encodeURIComponent(name)}/invoke${query(options)}`,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: event,
-      },
+    const response = await this.send(
+      'POST',
+      `/v1/functions/${encodeURIComponent(name)}/invoke${query(options)}`,
+      { headers: { 'content-type': 'application/json' }, body: event },
     );
     const version = response.headers.get('x-strato-version');
     return {
@@ -360,7 +405,8 @@ export class StratoClient {
   async importImageArchive(tarball: Uint8Array | ReadableStream<Uint8Array>): Promise<ImageSummaryView> {
     const response = await this.send('POST', '/v1/images/archive', {
       headers: { 'content-type': 'application/x-tar' },
-      body: tarball,
+      // A Uint8Array is a valid body; DOM's typings want one backed by an ArrayBuffer specifically.
+      body: tarball as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>,
       duplex: 'half',
     });
     if (!response.ok) throw await errorOf(response, this.baseUrl);
@@ -372,6 +418,12 @@ export class StratoClient {
     collected: { removedLayers: string[]; removedRootfs: string[]; freedBytes: number };
   }> {
     return this.json('POST', '/v1/images/gc', options);
+  }
+
+  /** A function's async invocations by state, and the age of the oldest ready one. */
+  async queueDepth(name: string): Promise<QueueDepth> {
+    return (await this.json<{ depth: QueueDepth }>('GET', `/v1/functions/${encodeURIComponent(name)}/queue`))
+      .depth;
   }
 
   /** A function's dead-lettered async invocations, oldest first. */
@@ -399,9 +451,24 @@ export class StratoClient {
     return this.json('DELETE', `/v1/functions/${encodeURIComponent(name)}/dlq`);
   }
 
-  private async send(method: string, path: string, init: RequestInit): Promise<Response> {
+  /** `headers` plus the API key, when there is one. */
+  #headers(headers: Record<string, string> = {}): Record<string, string> {
+    const key = this.#apiKey();
+    return key === undefined || key === '' ? headers : { ...headers, authorization: `Bearer ${key}` };
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    // `duplex` (a streamed body) is in Node's RequestInit, not yet in the DOM's.
+    init: Omit<RequestInit, 'headers'> & { headers?: Record<string, string>; duplex?: 'half' },
+  ): Promise<Response> {
     try {
-      return await fetch(`${this.baseUrl}${path}`, { method, ...init });
+      return await this.#fetch(`${this.baseUrl}${path}`, {
+        method,
+        ...init,
+        headers: this.#headers(init.headers),
+      });
     } catch (error) {
       throw new StratoError(
         'INTERNAL',
@@ -417,20 +484,10 @@ export class StratoClient {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<T> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (error) {
-      throw new StratoError(
-        'INTERNAL',
-        `cannot reach Strato at ${this.baseUrl}: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+    const response = await this.send(method, path, {
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     if (response.status === 204) return undefined as T;
     const text = await response.text();
     let parsed: unknown;

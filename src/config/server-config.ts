@@ -96,6 +96,8 @@ export const serverConfigSchema = z
      * images come back from the store). @default `<dataDir>/images`
      */
     imageCacheDir: z.string().min(1).optional(),
+    /** The built web console served at `/console` (Vite's output). @default the package's `dist/console` */
+    consoleDir: z.string().min(1).optional(),
     /**
      * Credentials per registry host (`{"registry.example.com": {"username": "u", "password": "p"}}`), used for
      * every pull from that host: deploys that give none, and re-pulls by digest after the cache lost a layer.
@@ -150,6 +152,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_IMAGE_WARM_UP: 'imageWarmUp',
   STRATO_MASTER_KEY: 'masterKey',
   STRATO_MASTER_KEY_FILE: 'masterKeyFile',
+  STRATO_CONSOLE_DIR: 'consoleDir',
 };
 
 /**

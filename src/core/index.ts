@@ -2,6 +2,7 @@ export * from './error-codes.js';
 export * from './strato-error.js';
 export * from './function.js';
 export * from './invocation.js';
+export * from './invocation-stats.js';
 export * from './store.js';
 export * from './sandbox.js';
 export * from './container-image.js';

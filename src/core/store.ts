@@ -1,5 +1,6 @@
 import type { AliasRecord, FunctionConfig, FunctionRecord, VersionRecord } from './function.js';
-import type { InvocationRecord, LogLine } from './invocation.js';
+import type { InvocationOutcome, InvocationRecord, LogLine } from './invocation.js';
+import type { InvocationStats, InvocationStatsQuery } from './invocation-stats.js';
 import type { CreateTriggerInput, TriggerRecord } from './trigger.js';
 import type { SecretRecord, StoredSecret } from './secret.js';
 import type { ApiKeyRecord, StoredApiKey } from './api-key.js';
@@ -42,6 +43,14 @@ export interface InvocationQuery {
   limit: number;
   /** Cursor from a previous page. */
   cursor?: string | undefined;
+  /** Only invocations that ended so. */
+  outcome?: InvocationOutcome | undefined;
+  /** Only cold (true) or only warm (false) invocations. */
+  cold?: boolean | undefined;
+  /** Epoch ms, inclusive, on `startedAt`. */
+  since?: number | undefined;
+  /** Epoch ms, exclusive, on `startedAt`. */
+  until?: number | undefined;
 }
 
 export interface LogQuery {
@@ -117,8 +126,10 @@ export interface Store {
    */
   recordInvocations(records: InvocationRecord[], logs: LogLine[]): Promise<void>;
   getInvocation(id: string): Promise<InvocationRecord | undefined>;
-  /** Newest first. */
+  /** Newest first; the filters narrow it before paging. */
   listInvocations(query: InvocationQuery): Promise<Page<InvocationRecord>>;
+  /** Requests, errors, cold starts and p50/p99 duration per time bucket, from the invocation records. */
+  invocationStats(query: InvocationStatsQuery): Promise<InvocationStats>;
   /** Oldest first within the query's window; the newest `limit` lines when more match. */
   listLogs(query: LogQuery): Promise<LogLine[]>;
 

@@ -20,12 +20,14 @@ import type { InvocationRecorder } from '../observe/invocation-recorder.js';
 import { registerFunctionRoutes } from './routes/functions-routes.js';
 import { registerMetricsRoutes } from './routes/metrics-routes.js';
 import { registerRecordRoutes } from './routes/records-routes.js';
+import { registerStatsRoutes } from './routes/stats-routes.js';
 import { registerTriggerRoutes } from './routes/trigger-routes.js';
 import type { TriggerService } from '../triggers/trigger-service.js';
 import type { ImageService } from '../image/image-service.js';
 import { registerImageRoutes } from './routes/image-routes.js';
 import type { SecretService } from '../secrets/secret-service.js';
 import { registerSecretRoutes } from './routes/secret-routes.js';
+import { registerConsoleRoutes } from './routes/console-routes.js';
 
 export interface HttpDependencies {
   store: Store;
@@ -46,6 +48,8 @@ export interface HttpDependencies {
   recorder?: InvocationRecorder;
   /** Limits on slow or oversized request heads (slowloris, header floods). @default Node's own */
   edge?: EdgeLimits;
+  /** The built web console served at `/console`. @default the package's `dist/console` */
+  consoleDir?: string | undefined;
   /** Container images (`/v1/images/...`). @default no image routes */
   images?: { service: ImageService; maxArchiveBytes: number };
   /** Function secrets (`/v1/functions/:name/secrets`). @default no secret routes */
@@ -122,11 +126,13 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   registerFunctionRoutes(app, deps.functions, deps.scheduler);
   registerAliasRoutes(app, deps.functions);
   registerRecordRoutes(app, deps.store, deps.asyncInvocations);
+  registerStatsRoutes(app, deps.store);
   registerTriggerRoutes(app, deps.triggers);
   registerDlqRoutes(app, deps.asyncInvocations);
   if (deps.recorder !== undefined) registerLogFollowRoute(app, deps.store, deps.recorder);
   if (deps.metrics !== undefined) registerMetricsRoutes(app, deps.metrics);
   if (deps.images !== undefined) registerImageRoutes(app, deps.images.service, deps.images.maxArchiveBytes);
   if (deps.secrets !== undefined) registerSecretRoutes(app, deps.secrets);
+  registerConsoleRoutes(app, deps.consoleDir);
   return app;
 }

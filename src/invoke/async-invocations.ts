@@ -1,5 +1,5 @@
 import { DEFAULT_ASYNC_POLICY } from '../core/function.js';
-import type { InvocationQueue, QueuedInvocation } from '../core/invocation-queue.js';
+import type { InvocationQueue, QueueDepth, QueuedInvocation } from '../core/invocation-queue.js';
 import { StratoError } from '../core/strato-error.js';
 import type { VersionResolver } from './version-resolver.js';
 
@@ -80,6 +80,11 @@ export class AsyncInvocations {
 
   purgeDead(functionName: string): Promise<number> {
     return this.queue.purgeDead(functionName);
+  }
+
+  /** The function's messages by state (ready, delayed, running, dead) and the oldest ready one's age. */
+  depth(functionName: string): Promise<QueueDepth> {
+    return this.queue.depth(functionName);
   }
 
   /** Readiness: one lookup by key, so the probe costs the queue nothing and fails when it cannot be read. */

@@ -1,6 +1,6 @@
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import { StratoError } from '../core/index.js';
+import { MAX_STATS_RECORDS, StratoError, bucketInvocations } from '../core/index.js';
 import type {
   AliasPatch,
   AliasRecord,
@@ -8,7 +8,10 @@ import type {
   FunctionConfig,
   FunctionRecord,
   InvocationQuery,
+  InvocationOutcome,
   InvocationRecord,
+  InvocationStats,
+  InvocationStatsQuery,
   LogLine,
   LogQuery,
   Page,
@@ -407,12 +410,40 @@ export class KyselyStore implements Store {
       .orderBy('started_at', 'desc')
       .orderBy('id', 'desc')
       .limit(limit + 1);
+    if (query.outcome !== undefined) select = select.where('outcome', '=', query.outcome);
+    if (query.cold !== undefined) select = select.where('cold', '=', query.cold ? 1 : 0);
+    // startedAt is Date.toISOString(), whose text order is time order.
+    if (query.since !== undefined)
+      select = select.where('started_at', '>=', new Date(query.since).toISOString());
+    if (query.until !== undefined)
+      select = select.where('started_at', '<', new Date(query.until).toISOString());
     if (query.cursor !== undefined) {
       const [startedAt, id] = decodeCursor(query.cursor, isInvocationKey);
       select = select.where((eb) => eb(eb.refTuple('started_at', 'id'), '<', eb.tuple(startedAt, id)));
     }
     const rows = await select.execute();
     return toPage(rows, limit, toInvocationRecord, (row) => [row.started_at, row.id]);
+  }
+
+  async invocationStats(query: InvocationStatsQuery): Promise<InvocationStats> {
+    // Only the four columns the buckets need, newest first so a cut keeps the recent end of the window.
+    const rows = await this.#db
+      .selectFrom('invocations')
+      .select(['started_at', 'duration_ms', 'outcome', 'cold'])
+      .where('function_name', '=', query.functionName)
+      .where('started_at', '>=', new Date(query.since).toISOString())
+      .where('started_at', '<', new Date(query.until).toISOString())
+      .orderBy('started_at', 'desc')
+      .limit(MAX_STATS_RECORDS + 1)
+      .execute();
+    const truncated = rows.length > MAX_STATS_RECORDS;
+    const samples = rows.slice(0, MAX_STATS_RECORDS).map((row) => ({
+      startedAt: row.started_at,
+      durationMs: row.duration_ms,
+      outcome: row.outcome as InvocationOutcome,
+      cold: row.cold === 1,
+    }));
+    return { buckets: bucketInvocations(samples, query), records: samples.length, truncated };
   }
 
   async listLogs(query: LogQuery): Promise<LogLine[]> {

@@ -8,13 +8,18 @@ import { pageQuerySchema } from '../query.js';
 const idParams = z.object({ id: z.string().min(1).max(64) });
 const redriveBody = z.strictObject({ id: z.string().min(1).max(64).optional() }).default({});
 
-/** A function's dead-letter queue: failed async invocations with their attempts, to inspect and redrive. */
+/** A function's async queue depth and its dead-letter queue: failed async invocations with their attempts, to inspect and redrive. */
 export function registerDlqRoutes(app: FastifyInstance, asyncInvocations: AsyncInvocations): void {
   app.get('/v1/functions/:name/dlq', async (request) => {
     const name = checkFunctionName((request.params as { name?: unknown }).name);
     const { limit, cursor } = parseWith(pageQuerySchema, request.query, 'query');
     const page = await asyncInvocations.listDead(name, { limit, cursor });
     return { invocations: page.items, next: page.next };
+  });
+
+  app.get('/v1/functions/:name/queue', async (request) => {
+    const name = checkFunctionName((request.params as { name?: unknown }).name);
+    return { depth: await asyncInvocations.depth(name) };
   });
 
   app.get('/v1/functions/:name/dlq/:id', async (request) => {

@@ -7,6 +7,13 @@ import { parseWith } from '../../config/parse-with.js';
 import { checkFunctionName } from '../function-name.js';
 import { pageQuerySchema, timeParam } from '../query.js';
 
+const invocationQuerySchema = pageQuerySchema.extend({
+  outcome: z.enum(['success', 'error', 'timeout', 'out_of_memory', 'crashed']).optional(),
+  cold: z.enum(['true', 'false']).optional(),
+  since: timeParam.optional(),
+  until: timeParam.optional(),
+});
+
 const logQuerySchema = z.strictObject({
   invocationId: z.string().max(64).optional(),
   since: timeParam.optional(),
@@ -23,9 +30,17 @@ export function registerRecordRoutes(
 ): void {
   app.get('/v1/functions/:name/invocations', async (request) => {
     const name = checkFunctionName((request.params as { name?: unknown }).name);
-    const { limit, cursor } = parseWith(pageQuerySchema, request.query, 'query');
+    const query = parseWith(invocationQuerySchema, request.query, 'query');
     await requireFunction(store, name);
-    const page = await store.listInvocations({ functionName: name, limit, cursor });
+    const page = await store.listInvocations({
+      functionName: name,
+      limit: query.limit,
+      cursor: query.cursor,
+      outcome: query.outcome,
+      cold: query.cold === undefined ? undefined : query.cold === 'true',
+      since: query.since,
+      until: query.until,
+    });
     return { invocations: page.items, next: page.next };
   });
 
@@ -60,7 +75,7 @@ export function registerRecordRoutes(
   });
 }
 
-async function requireFunction(store: Store, name: string): Promise<void> {
+export async function requireFunction(store: Store, name: string): Promise<void> {
   if ((await store.getFunction(name)) === undefined) {
     throw new StratoError('FUNCTION_NOT_FOUND', `function '${name}' does not exist`);
   }
