@@ -74,6 +74,7 @@ describe('Postgres store', () => {
         'kysely_migration_lock',
         'logs',
         'triggers',
+        'usage_hourly',
         'versions',
       ]);
     } finally {

@@ -5,3 +5,4 @@ export * from './invocation.js';
 export * from './store.js';
 export * from './sandbox.js';
 export * from './container-image.js';
+export * from './usage.js';

@@ -12,6 +12,7 @@ import type { InvocationMetrics } from '../observe/metrics.js';
 import type { VersionResolver } from './version-resolver.js';
 import type { StackMapper } from './stack-mapper.js';
 import { bucketParamsOf, RateLimiter, rateLimitKey } from '../ratelimit/rate-limiter.js';
+import { InFlightCounter } from './in-flight-counter.js';
 
 export interface InvokeInput {
   functionName: string;
@@ -56,6 +57,9 @@ export class Invoker {
 
   private readonly rateLimiter: RateLimiter;
 
+  /** For the usage rollup's peak concurrency (metering): counted here, never written per request. */
+  private readonly inFlight = new InFlightCounter();
+
   constructor(private readonly deps: InvokerDependencies) {
     this.rateLimiter = deps.rateLimiter ?? new RateLimiter();
   }
@@ -80,10 +84,18 @@ export class Invoker {
     }
     const invocationId = randomUUID();
     const startedAt = new Date();
+    const inFlight = this.inFlight.enter(version.functionName);
     const request = {
       invocationId,
       payload: input.payload,
       deadline: startedAt.getTime() + version.config.timeoutMs,
+    };
+    let left = false;
+    const release = () => {
+      lease.release();
+      // Once: the catch below also runs when recording throws after the release.
+      if (!left) this.inFlight.leave(version.functionName);
+      left = true;
     };
     return new Promise<InvocationResponse>((resolve, reject) => {
       let responded = false;
@@ -94,7 +106,7 @@ export class Invoker {
       lease.instance
         .invoke(request, { onResponse: respond })
         .then(async (settled) => {
-          lease.release();
+          release();
           const result = await this.mapStack(settled, version);
           if (!responded) respond(result);
           this.deps.metrics?.invocation({
@@ -107,10 +119,10 @@ export class Invoker {
             durationMs: result.durationMs,
             initDurationMs: result.initDurationMs,
           });
-          this.record(invocationId, input.trigger, version, startedAt, lease.cold, result);
+          this.record(invocationId, input.trigger, version, { startedAt, inFlight, cold: lease.cold }, result);
         })
         .catch((error: unknown) => {
-          lease.release();
+          release();
           this.deps.logger.error(
             { err: error, invocationId, functionName: version.functionName },
             'invoke failed',
@@ -200,10 +212,10 @@ export class Invoker {
     invocationId: string,
     trigger: InvocationTrigger,
     version: VersionRecord,
-    startedAt: Date,
-    cold: boolean,
+    start: { startedAt: Date; inFlight: number; cold: boolean },
     result: InvokeResult,
   ): void {
+    const { startedAt, inFlight, cold } = start;
     const record: InvocationRecord = {
       id: invocationId,
       functionName: version.functionName,
@@ -217,6 +229,7 @@ export class Invoker {
       error: result.outcome === 'success' ? null : result.error,
       memoryMb: version.config.memoryMb,
       billedMs: Math.max(1, Math.ceil(result.durationMs)),
+      inFlight,
       logBytes: result.logBytes,
       logTruncated: result.logTruncated,
     };
