@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerCostCommand } from './commands-cost.js';
 import { registerDeployCommand } from './commands-deploy.js';
 import { registerDlqCommands } from './commands-dlq.js';
 import { registerFunctionCommands } from './commands-functions.js';
@@ -17,4 +18,5 @@ registerDeployCommand(program);
 registerFunctionCommands(program);
 registerDlqCommands(program);
 registerTriggerCommands(program);
+registerCostCommand(program);
 await program.parseAsync(process.argv);

@@ -119,7 +119,13 @@ export class Invoker {
             durationMs: result.durationMs,
             initDurationMs: result.initDurationMs,
           });
-          this.record(invocationId, input.trigger, version, { startedAt, inFlight, cold: lease.cold }, result);
+          this.record(
+            invocationId,
+            input.trigger,
+            version,
+            { startedAt, inFlight, cold: lease.cold },
+            result,
+          );
         })
         .catch((error: unknown) => {
           release();

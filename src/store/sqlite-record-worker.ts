@@ -51,7 +51,10 @@ export class SqliteRecordWorker {
   constructor(options: { file: string; busyTimeoutMs: number }) {
     const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
     const rollupSql = usageRollupSql('sqlite', 'inserted-after-rowid');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...options, driverPath, rollupSql } });
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ...options, driverPath, rollupSql },
+    });
     this.worker.on('message', (reply: { id: number; error?: string }) => {
       const waiter = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);

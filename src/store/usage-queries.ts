@@ -30,7 +30,9 @@ export async function deleteUsageOf(trx: Transaction<Database>, functionName: st
  */
 export async function rollupMark(trx: Transaction<Database>, dialect: StoreDialect): Promise<number> {
   if (dialect === 'postgres') return 0;
-  const { rows } = await sql<{ max_rowid: number }>`select coalesce(max(rowid), 0) as max_rowid from invocations`.execute(trx);
+  const { rows } = await sql<{
+    max_rowid: number;
+  }>`select coalesce(max(rowid), 0) as max_rowid from invocations`.execute(trx);
   return rows[0]?.max_rowid ?? 0;
 }
 
