@@ -821,11 +821,16 @@ export function runStoreContract(
 
       const window = { since: '2031-03-04T10:00:00.000Z', until: '2031-03-04T12:00:00.000Z' };
 
+      /** The window's rollup rows of these functions only (other tests may record in the same store). */
+      async function usageOf(functionNames: string[]) {
+        return (await store.listHourlyUsage(window)).filter((row) =>
+          functionNames.includes(row.functionName),
+        );
+      }
+
       it('sums requests, billed ms, MB·ms and errors per function and start hour, keeping the peaks', async () => {
         const { a, b } = await recordWorkload();
-        const usage = (await store.listHourlyUsage(window)).filter((row) =>
-          [a, b].includes(row.functionName),
-        );
+        const usage = await usageOf([a, b]);
         expect(usage).toStrictEqual([
           {
             functionName: a,
@@ -887,9 +892,7 @@ export function runStoreContract(
 
       it('prices the workload by hand-computed numbers at the default prices', async () => {
         const { a, b } = await recordWorkload();
-        const usage = (await store.listHourlyUsage(window)).filter((row) =>
-          [a, b].includes(row.functionName),
-        );
+        const usage = await usageOf([a, b]);
         const report = buildCostReport(
           usage,
           costWindow(Date.parse(window.since), Date.parse(window.until), 'hour'),
@@ -938,9 +941,7 @@ export function runStoreContract(
 
       it('prices it by days and other prices, sizing the VMs for the peak', async () => {
         const { a, b } = await recordWorkload();
-        const usage = (await store.listHourlyUsage(window)).filter((row) =>
-          [a, b].includes(row.functionName),
-        );
+        const usage = await usageOf([a, b]);
         const report = buildCostReport(
           usage,
           costWindow(Date.parse(window.since), Date.parse(window.until), 'day'),
@@ -968,7 +969,7 @@ export function runStoreContract(
         const { a, b } = await recordWorkload();
         await publish(a);
         expect(await store.deleteFunction(a)).toBe(true);
-        const left = (await store.listHourlyUsage(window)).filter((row) => [a, b].includes(row.functionName));
+        const left = await usageOf([a, b]);
         expect(left.map((row) => row.functionName)).toEqual([b, b]);
       });
     });
