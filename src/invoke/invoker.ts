@@ -84,7 +84,8 @@ export class Invoker {
     }
     const invocationId = randomUUID();
     const startedAt = new Date();
-    const inFlight = this.inFlight.enter(version.functionName);
+    const running = this.inFlight.enter(version.functionName);
+    const inFlight = running.count;
     const request = {
       invocationId,
       payload: input.payload,
@@ -94,7 +95,7 @@ export class Invoker {
     const release = () => {
       lease.release();
       // Once: the catch below also runs when recording throws after the release.
-      if (!left) this.inFlight.leave(version.functionName);
+      if (!left) this.inFlight.leave(running);
       left = true;
     };
     return new Promise<InvocationResponse>((resolve, reject) => {
