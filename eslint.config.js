@@ -28,6 +28,7 @@ const modules = [
   'image',
   'secrets',
   'auth',
+  'cost',
 ];
 const importsOnlyCore = (self) => modules.filter((name) => name !== self);
 
@@ -89,6 +90,8 @@ const forbidden = {
   observe: ['build', 'sandbox', 'scheduler', 'queue', 'triggers', 'http', 'client', 'cli'],
   // Pure token buckets: core types in, nothing of the paths that use them.
   ratelimit: importsOnlyCore('ratelimit'),
+  // Pure pricing of the usage rollup: core types in.
+  cost: importsOnlyCore('cost'),
   http: ['sandbox', 'client', 'cli'],
   lambda: ['sandbox', 'scheduler', 'guest', 'http', 'client', 'cli'],
   client: ['store', 'build', 'sandbox', 'guest', 'scheduler', 'queue', 'triggers', 'http', 'observe', 'cli'],

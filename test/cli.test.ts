@@ -177,6 +177,59 @@ describe('the strato CLI against a real server', () => {
     });
   });
 
+  it('prices the measured workload with strato cost: table, totals, VM comparison, break-even and formula', async () => {
+    const name = uniqueName('cli-cost');
+    await strato('deploy', 'examples/hello.ts', '--name', name, '--memory', '128');
+    await strato('invoke', name, '--data', '{"name":"Ada"}');
+    await strato('invoke', name, '--data', '{"name":"Bo"}');
+    type Report = {
+      functions: Array<{ functionName: string; requests: number; billedMs: number; gbSeconds: number }>;
+      vm: { instances: number };
+      breakEven: { formula: string };
+    };
+    const costJson = async (...extra: string[]) =>
+      JSON.parse(
+        (await strato('cost', '--since', '1h', '--function', name, '--json', ...extra)).stdout,
+      ) as Report;
+    await expect.poll(async () => (await costJson()).functions[0]?.requests, { timeout: 10_000 }).toBe(2);
+
+    const records = JSON.parse((await strato('invocations', name, '--json')).stdout) as Array<{
+      billedMs: number;
+      memoryMb: number;
+    }>;
+    const [line] = (await costJson()).functions;
+    expect(line?.functionName).toBe(name);
+    expect(line?.billedMs).toBe(records.reduce((sum, record) => sum + record.billedMs, 0));
+    expect(line?.gbSeconds).toBeCloseTo(
+      records.reduce((sum, record) => sum + (record.billedMs * record.memoryMb) / 1024 / 1000, 0),
+      12,
+    );
+    // 128 MB in flight at the peak needs two 64 MB VMs.
+    expect((await costJson('--vm-memory', '64')).vm.instances).toBe(2);
+
+    const { stdout } = await strato('cost', '--since', '1h', '--function', name, '--price-gbs', '0.001');
+    expect(stdout).toMatch(/Prices: 0\.001 per GB-s, 0\.2 per 1M requests; VM 0\.0416\/hour with 4096 MB/);
+    expect(stdout).toMatch(/FUNCTION +REQUESTS +ERRORS +BILLED MS +GB-S +PEAK +COST/);
+    expect(stdout).toMatch(new RegExp(`${name} +2 +0 +\\d+`));
+    expect(stdout).toMatch(/TOTAL +2 +0 /);
+    expect(stdout).toMatch(/Strato \(metered\): +0\.0000\d+ +\(Strato cost less/);
+    // The window starts at the top of the hour an hour ago: between 1 and 2 hours of one VM.
+    expect(stdout).toMatch(/Always-on VMs: +0\.0[4-8]\d+ +\(1 VM of 4096 MB at 0\.0416\/hour/);
+    expect(stdout).toMatch(/Break-even: +[\d.e+-]+ requests\/s \(measured: /);
+    expect(stdout).toMatch(
+      /Formula: +requestsPerSecond = instances × vmHourly \/ 3600 \/ .* = 1 × 0\.0416 \/ 3600 \/ \(/,
+    );
+    expect(stdout).not.toMatch(/START/);
+
+    const byDay = await strato('cost', '--since', '1h', '--function', name, '--granularity', 'day');
+    expect(byDay.stdout).toMatch(/START +REQUESTS +GB-S +COST *\n\d{4}-\d\d-\d\dT00:00:00\.000Z +2 /);
+
+    await expect(strato('cost', '--price-gbs', 'cheap')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('VALIDATION_FAILED'),
+    });
+  });
+
   it('stops gracefully on SIGTERM', async () => {
     const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
     server.kill('SIGTERM');

@@ -34,6 +34,7 @@ function record(functionName: string, offsetMs: number, fields: Partial<Invocati
     billedMs: 1,
     logBytes: 0,
     logTruncated: false,
+    inFlight: 1,
     ...fields,
   };
 }

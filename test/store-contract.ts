@@ -11,6 +11,8 @@ import type {
 } from '../src/core/index.js';
 import type { CreateTriggerInput } from '../src/core/trigger.js';
 import { statsBucket } from './helpers/stats-bucket.js';
+import { buildCostReport, costWindow } from '../src/cost/cost-report.js';
+import { DEFAULT_PRICES } from '../src/cost/prices.js';
 
 /** A name no other test (or parallel run) uses. */
 function uniqueName(label: string): string {
@@ -45,6 +47,7 @@ function invocation(functionName: string, overrides: Partial<InvocationRecord> =
     error: null,
     memoryMb: 128,
     billedMs: 13,
+    inFlight: 1,
     logBytes: 42,
     logTruncated: false,
     ...overrides,
@@ -920,6 +923,210 @@ export function runStoreContract(
         });
         expect(none.records).toBe(0);
         expect(none.buckets).toHaveLength(1);
+      });
+    });
+
+    describe('hourly usage rollup and the cost report over it', () => {
+      /** Floats computed by hand: equal to 12 significant digits (the sums are not bit-identical). */
+      function expectClose(actual: number | null | undefined, expected: number): void {
+        expect(actual).not.toBeNull();
+        expect(Math.abs((actual ?? Number.NaN) - expected)).toBeLessThanOrEqual(Math.abs(expected) * 1e-12);
+      }
+
+      /**
+       * Two functions over two hours, recorded in two batches (one retried). By hand, per function
+       * and hour (mbMs = billedMs × memoryMb, summed; peak memory = inFlight × memoryMb):
+       * - a 10:00  a1 100 ms × 128 MB + a2 2000 ms × 128 MB (error, 2 in flight)   = 268,800 MB·ms
+       * - a 11:00  a3 50 ms × 256 MB (3 in flight)                                  =  12,800 MB·ms
+       * - b 10:00  b1 1500 ms × 1024 MB (timeout)                                    = 1,536,000 MB·ms
+       * - b 11:00  b2 1 ms × 1024 MB + b3 999 ms × 1024 MB (2 in flight)            = 1,024,000 MB·ms
+       */
+      async function recordWorkload(): Promise<{ a: string; b: string }> {
+        const a = uniqueName('usage-a');
+        const b = uniqueName('usage-b');
+        const at = (time: string) => `2031-03-04T${time}Z`;
+        const a1 = invocation(a, { startedAt: at('10:15:00.000'), memoryMb: 128, billedMs: 100 });
+        const a2 = invocation(a, {
+          startedAt: at('10:59:59.999'),
+          memoryMb: 128,
+          billedMs: 2000,
+          outcome: 'error',
+          error: { type: 'Error', message: 'boom', stack: undefined },
+          inFlight: 2,
+        });
+        const a3 = invocation(a, { startedAt: at('11:00:00.000'), memoryMb: 256, billedMs: 50, inFlight: 3 });
+        const b1 = invocation(b, {
+          startedAt: at('10:30:00.000'),
+          memoryMb: 1024,
+          billedMs: 1500,
+          outcome: 'timeout',
+          error: { type: 'TimeoutError', message: 'late', stack: undefined },
+        });
+        const b2 = invocation(b, { startedAt: at('11:20:00.000'), memoryMb: 1024, billedMs: 1 });
+        const b3 = invocation(b, {
+          startedAt: at('11:20:00.500'),
+          memoryMb: 1024,
+          billedMs: 999,
+          inFlight: 2,
+        });
+        await store.recordInvocations([a1, b1, a3], []);
+        // The second batch retries a1 (already stored): it must not be counted again.
+        await store.recordInvocations([a2, a1, b2, b3], []);
+        return { a, b };
+      }
+
+      const window = { since: '2031-03-04T10:00:00.000Z', until: '2031-03-04T12:00:00.000Z' };
+
+      /** The window's rollup rows of these functions only (other tests may record in the same store). */
+      async function usageOf(functionNames: string[]) {
+        return (await store.listHourlyUsage(window)).filter((row) =>
+          functionNames.includes(row.functionName),
+        );
+      }
+
+      it('sums requests, billed ms, MB·ms and errors per function and start hour, keeping the peaks', async () => {
+        const { a, b } = await recordWorkload();
+        const usage = await usageOf([a, b]);
+        expect(usage).toStrictEqual([
+          {
+            functionName: a,
+            hourStart: '2031-03-04T10:00:00.000Z',
+            requests: 2,
+            billedMs: 2100,
+            mbMs: 268_800,
+            errors: 1,
+            peakInFlight: 2,
+            peakMemoryMb: 256,
+          },
+          {
+            functionName: b,
+            hourStart: '2031-03-04T10:00:00.000Z',
+            requests: 1,
+            billedMs: 1500,
+            mbMs: 1_536_000,
+            errors: 1,
+            peakInFlight: 1,
+            peakMemoryMb: 1024,
+          },
+          {
+            functionName: a,
+            hourStart: '2031-03-04T11:00:00.000Z',
+            requests: 1,
+            billedMs: 50,
+            mbMs: 12_800,
+            errors: 0,
+            peakInFlight: 3,
+            peakMemoryMb: 768,
+          },
+          {
+            functionName: b,
+            hourStart: '2031-03-04T11:00:00.000Z',
+            requests: 2,
+            billedMs: 1000,
+            mbMs: 1_024_000,
+            errors: 0,
+            peakInFlight: 2,
+            peakMemoryMb: 2048,
+          },
+        ]);
+        // The window's ends: since inclusive, until exclusive, and one function alone.
+        expect(
+          await store.listHourlyUsage({
+            since: '2031-03-04T11:00:00.000Z',
+            until: window.until,
+            functionName: a,
+          }),
+        ).toMatchObject([{ functionName: a, hourStart: '2031-03-04T11:00:00.000Z' }]);
+        expect(
+          await store.listHourlyUsage({
+            since: window.since,
+            until: '2031-03-04T11:00:00.000Z',
+            functionName: b,
+          }),
+        ).toMatchObject([{ functionName: b, hourStart: '2031-03-04T10:00:00.000Z' }]);
+      });
+
+      it('prices the workload by hand-computed numbers at the default prices', async () => {
+        const { a, b } = await recordWorkload();
+        const usage = await usageOf([a, b]);
+        const report = buildCostReport(
+          usage,
+          costWindow(Date.parse(window.since), Date.parse(window.until), 'hour'),
+          DEFAULT_PRICES,
+        );
+        expect(report.since).toBe('2031-03-04T10:00:00.000Z');
+        expect(report.until).toBe('2031-03-04T12:00:00.000Z');
+        expect(report.prices).toStrictEqual({
+          gbSecond: 0.0000166667,
+          request: 0.2,
+          vmHourly: 0.0416,
+          vmMemoryMb: 4096,
+        });
+        // b costs more, so it comes first. GB-s = MB·ms / 1024 / 1000.
+        expect(report.functions.map((fn) => fn.functionName)).toEqual([b, a]);
+        const [costB, costA] = report.functions;
+        expect(costB).toMatchObject({ requests: 3, billedMs: 2500, peakConcurrency: 2, errors: 1 });
+        expectClose(costB?.gbSeconds, 2.5);
+        // 2.5 × 0.0000166667 + 3 × 0.20 / 1M
+        expectClose(costB?.cost, 0.00004226675);
+        expect(costA).toMatchObject({ requests: 3, billedMs: 2150, peakConcurrency: 3, errors: 1 });
+        expectClose(costA?.gbSeconds, 0.275);
+        expectClose(costA?.cost, 0.0000051833425);
+        expect(report.total).toMatchObject({ requests: 6, peakConcurrency: 5 });
+        expectClose(report.total.gbSeconds, 2.775);
+        expectClose(report.total.cost, 0.0000474500925);
+        // Peak memory in flight: 11:00 with 768 + 2048 = 2816 MB, under one 4096 MB VM, for 2 hours.
+        expect(report.vm).toMatchObject({ instances: 1, hours: 2 });
+        expectClose(report.vm.cost, 0.0832);
+        expect(report.vm.sizing).toContain('2816 MB');
+        // 0.0416 / 3600 / (0.4625 GB-s × 0.0000166667 + 0.20 / 1M)
+        expectClose(report.breakEven.requestsPerSecond, 1.461184366149198);
+        expect(report.breakEven.formula).toBe(
+          'requestsPerSecond = instances × vmHourly / 3600 / (gbSecondsPerRequest × gbSecond + request / 1000000)' +
+            ' = 1 × 0.0416 / 3600 / (0.4625 × 0.0000166667 + 0.2 / 1000000) = 1.46118',
+        );
+        expect(report.series.map((point) => [point.start, point.requests])).toEqual([
+          ['2031-03-04T10:00:00.000Z', 3],
+          ['2031-03-04T11:00:00.000Z', 3],
+        ]);
+        expectClose(report.series[0]?.gbSeconds, 1.7625);
+        expectClose(report.series[0]?.cost, 0.00002997505875);
+        expectClose(report.series[1]?.gbSeconds, 1.0125);
+        expectClose(report.series[1]?.cost, 0.00001747503375);
+      });
+
+      it('prices it by days and other prices, sizing the VMs for the peak', async () => {
+        const { a, b } = await recordWorkload();
+        const usage = await usageOf([a, b]);
+        const report = buildCostReport(
+          usage,
+          costWindow(Date.parse(window.since), Date.parse(window.until), 'day'),
+          {
+            gbSecond: 0.00001,
+            request: 1,
+            vmHourly: 0.0416,
+            vmMemoryMb: 1024,
+          },
+        );
+        // The day starts at midnight: 12 hours of VMs; 2816 MB takes three of 1024 MB.
+        expect(report.since).toBe('2031-03-04T00:00:00.000Z');
+        expect(report.vm).toMatchObject({ instances: 3, hours: 12 });
+        expectClose(report.vm.cost, 1.4976);
+        expectClose(report.functions[0]?.cost, 0.000028); // b: 2.5 × 0.00001 + 3 / 1M
+        expectClose(report.functions[1]?.cost, 0.00000575); // a: 0.275 × 0.00001 + 3 / 1M
+        // 3 × 0.0416 / 3600 / (0.4625 × 0.00001 + 1 / 1M)
+        expectClose(report.breakEven.requestsPerSecond, 6.162962962962962);
+        expect(report.series).toHaveLength(1);
+        expect(report.series[0]).toMatchObject({ start: '2031-03-04T00:00:00.000Z', requests: 6 });
+        expectClose(report.series[0]?.gbSeconds, 2.775);
+      });
+
+      it('goes with its function', async () => {
+        const { a, b } = await recordWorkload();
+        await publish(a);
+        expect(await store.deleteFunction(a)).toBe(true);
+        const left = await usageOf([a, b]);
+        expect(left.map((row) => row.functionName)).toEqual([b, b]);
       });
     });
 

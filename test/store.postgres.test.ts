@@ -67,13 +67,16 @@ describe('Postgres store', () => {
       }
       expect(await tablesIn(schema)).toEqual([
         'aliases',
+        'api_keys',
         'artifacts',
         'functions',
         'invocations',
         'kysely_migration',
         'kysely_migration_lock',
         'logs',
+        'secrets',
         'triggers',
+        'usage_hourly',
         'versions',
       ]);
     } finally {

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerCostCommand } from './commands-cost.js';
 import { registerDeployCommand } from './commands-deploy.js';
 import { registerDlqCommands } from './commands-dlq.js';
 import { registerFunctionCommands } from './commands-functions.js';
@@ -19,4 +20,5 @@ registerFunctionCommands(program);
 registerDlqCommands(program);
 registerTriggerCommands(program);
 registerSecretCommands(program);
+registerCostCommand(program);
 await program.parseAsync(process.argv);

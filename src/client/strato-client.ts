@@ -5,6 +5,29 @@ import type { MissedSlotPolicy, TriggerView } from '../core/trigger.js';
 import type { QueueDepth, QueuedInvocation } from '../core/invocation-queue.js';
 import type { SecretRecord } from '../core/secret.js';
 import { StratoError, type StratoErrorBody } from '../core/strato-error.js';
+import type { CostReport } from '../cost/cost-report.js';
+
+export type { CostReport, CostSeriesPoint, FunctionCost } from '../cost/cost-report.js';
+
+/** `GET /v1/cost` options; absent ones take the server's defaults (docs/api.md). */
+export interface CostReportOptions {
+  /** ISO time, epoch ms, or a duration ago (`7d`, `24h`). @default '7d' */
+  since?: string;
+  /** Same forms as `since`. @default now */
+  until?: string;
+  /** @default 'hour' */
+  granularity?: 'hour' | 'day';
+  /** @default 0.0000166667 */
+  priceGbSecond?: number;
+  /** Per 1M requests. @default 0.2 */
+  priceRequest?: number;
+  /** @default 0.0416 */
+  vmHourly?: number;
+  /** @default 4096 */
+  vmMemoryMb?: number;
+  /** Only this function. */
+  function?: string;
+}
 
 /** The code of a version: a JavaScript bundle (the isolate tier) or a container image (the container tier). */
 export type DeployCode =
@@ -424,6 +447,11 @@ export class StratoClient {
   async queueDepth(name: string): Promise<QueueDepth> {
     return (await this.json<{ depth: QueueDepth }>('GET', `/v1/functions/${encodeURIComponent(name)}/queue`))
       .depth;
+  }
+
+  /** The measured workload priced on Strato's metering versus always-on VMs sized for its peak. */
+  getCostReport(options: CostReportOptions = {}): Promise<CostReport> {
+    return this.json('GET', `/v1/cost${query({ ...options })}`);
   }
 
   /** A function's dead-lettered async invocations, oldest first. */

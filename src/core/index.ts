@@ -6,3 +6,4 @@ export * from './invocation-stats.js';
 export * from './store.js';
 export * from './sandbox.js';
 export * from './container-image.js';
+export * from './usage.js';

@@ -26,6 +26,11 @@ export interface InvocationRecord {
   memoryMb: number;
   /** Duration rounded up to the next millisecond, as metered. */
   billedMs: number;
+  /**
+   * Invocations of this function in flight on this node when this one started, itself included: the
+   * hourly usage rollup's peak concurrency is the largest of these (1 on records older than the rollup).
+   */
+  inFlight: number;
   logBytes: number;
   logTruncated: boolean;
 }

@@ -4,6 +4,7 @@ import type { InvocationStats, InvocationStatsQuery } from './invocation-stats.j
 import type { CreateTriggerInput, TriggerRecord } from './trigger.js';
 import type { SecretRecord, StoredSecret } from './secret.js';
 import type { ApiKeyRecord, StoredApiKey } from './api-key.js';
+import type { HourlyUsage, UsageQuery } from './usage.js';
 
 export interface PublishVersionInput {
   functionName: string;
@@ -91,8 +92,8 @@ export interface Store {
   getFunction(name: string): Promise<FunctionRecord | undefined>;
   listFunctions(options: { limit: number; cursor?: string | undefined }): Promise<Page<FunctionRecord>>;
   /**
-   * Deletes the function, its versions, aliases, triggers, secrets, invocation records and logs. Returns false if
-   * it did not exist.
+   * Deletes the function, its versions, aliases, triggers, secrets, invocation records, logs and usage
+   * rollup. Returns false if it did not exist.
    */
   deleteFunction(name: string): Promise<boolean>;
   getVersion(functionName: string, version: number): Promise<VersionRecord | undefined>;
@@ -121,8 +122,10 @@ export interface Store {
   deleteAlias(functionName: string, name: string): Promise<boolean>;
 
   /**
-   * Records finished invocations and their log lines in one transaction. Rows already stored are
-   * skipped, so a batch can be retried after a failed write. `startedAt` must be `Date.toISOString()`.
+   * Records finished invocations and their log lines in one transaction, adding the newly stored ones
+   * to the hourly usage rollup in that same transaction. Rows already stored are skipped (and not
+   * counted again), so a batch can be retried after a failed write. `startedAt` must be
+   * `Date.toISOString()`.
    */
   recordInvocations(records: InvocationRecord[], logs: LogLine[]): Promise<void>;
   getInvocation(id: string): Promise<InvocationRecord | undefined>;
@@ -132,6 +135,8 @@ export interface Store {
   invocationStats(query: InvocationStatsQuery): Promise<InvocationStats>;
   /** Oldest first within the query's window; the newest `limit` lines when more match. */
   listLogs(query: LogQuery): Promise<LogLine[]>;
+  /** The hourly usage rollup of the hours in the window, by hour then function name. */
+  listHourlyUsage(query: UsageQuery): Promise<HourlyUsage[]>;
 
   /** Creates a trigger of an existing function (FUNCTION_NOT_FOUND); `id` must be new. */
   createTrigger(input: CreateTriggerInput): Promise<TriggerRecord>;

@@ -14,6 +14,7 @@ import type { PlatformMetrics } from '../observe/metrics.js';
 import type { Scheduler } from '../scheduler/instance-pool.js';
 import { sendError } from './errors.js';
 import { registerAliasRoutes } from './routes/alias-routes.js';
+import { registerCostRoutes } from './routes/cost-routes.js';
 import { registerDlqRoutes } from './routes/dlq-routes.js';
 import { registerLogFollowRoute } from './routes/log-follow-route.js';
 import type { InvocationRecorder } from '../observe/invocation-recorder.js';
@@ -127,6 +128,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   registerAliasRoutes(app, deps.functions);
   registerRecordRoutes(app, deps.store, deps.asyncInvocations);
   registerStatsRoutes(app, deps.store);
+  registerCostRoutes(app, deps.store);
   registerTriggerRoutes(app, deps.triggers);
   registerDlqRoutes(app, deps.asyncInvocations);
   if (deps.recorder !== undefined) registerLogFollowRoute(app, deps.store, deps.recorder);

@@ -14,6 +14,7 @@ import type { StackMapper } from './stack-mapper.js';
 import { bucketParamsOf, RateLimiter, rateLimitKey } from '../ratelimit/rate-limiter.js';
 import type { FunctionSecrets } from '../secrets/secret-service.js';
 import { redactResult } from './redact-result.js';
+import { InFlightCounter } from './in-flight-counter.js';
 
 export interface InvokeInput {
   functionName: string;
@@ -65,6 +66,9 @@ export class Invoker {
   /** The spec of each resolved version, made once per secrets generation (not per request). */
   private readonly specs = new WeakMap<VersionRecord, InstanceSpec>();
 
+  /** For the usage rollup's peak concurrency (metering): counted here, never written per request. */
+  private readonly inFlight = new InFlightCounter();
+
   constructor(private readonly deps: InvokerDependencies) {
     this.rateLimiter = deps.rateLimiter ?? new RateLimiter();
   }
@@ -90,10 +94,19 @@ export class Invoker {
     }
     const invocationId = randomUUID();
     const startedAt = new Date();
+    const running = this.inFlight.enter(version.functionName);
+    const inFlight = running.count;
     const request = {
       invocationId,
       payload: input.payload,
       deadline: startedAt.getTime() + version.config.timeoutMs,
+    };
+    let left = false;
+    const release = () => {
+      lease.release();
+      // Once: the catch below also runs when recording throws after the release.
+      if (!left) this.inFlight.leave(running);
+      left = true;
     };
     return new Promise<InvocationResponse>((resolve, reject) => {
       let responded = false;
@@ -104,7 +117,7 @@ export class Invoker {
       lease.instance
         .invoke(request, { onResponse: respond })
         .then(async (settled) => {
-          lease.release();
+          release();
           const result = redactResult(await this.mapStack(settled, version), secrets?.redactor);
           if (!responded) respond(result);
           this.deps.metrics?.invocation({
@@ -117,10 +130,16 @@ export class Invoker {
             durationMs: result.durationMs,
             initDurationMs: result.initDurationMs,
           });
-          this.record(invocationId, input.trigger, version, startedAt, lease.cold, result);
+          this.record(
+            invocationId,
+            input.trigger,
+            version,
+            { startedAt, inFlight, cold: lease.cold },
+            result,
+          );
         })
         .catch((error: unknown) => {
-          lease.release();
+          release();
           this.deps.logger.error(
             { err: error, invocationId, functionName: version.functionName },
             'invoke failed',
@@ -227,10 +246,10 @@ export class Invoker {
     invocationId: string,
     trigger: InvocationTrigger,
     version: VersionRecord,
-    startedAt: Date,
-    cold: boolean,
+    start: { startedAt: Date; inFlight: number; cold: boolean },
     result: InvokeResult,
   ): void {
+    const { startedAt, inFlight, cold } = start;
     const record: InvocationRecord = {
       id: invocationId,
       functionName: version.functionName,
@@ -244,6 +263,7 @@ export class Invoker {
       error: result.outcome === 'success' ? null : result.error,
       memoryMb: version.config.memoryMb,
       billedMs: Math.max(1, Math.ceil(result.durationMs)),
+      inFlight,
       logBytes: result.logBytes,
       logTruncated: result.logTruncated,
     };

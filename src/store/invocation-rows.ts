@@ -24,6 +24,7 @@ export function toInvocationRow(record: InvocationRecord): Insertable<Invocation
     error_json: record.error === null ? null : JSON.stringify(record.error),
     memory_mb: record.memoryMb,
     billed_ms: record.billedMs,
+    in_flight: record.inFlight,
     log_bytes: record.logBytes,
     log_truncated: record.logTruncated ? 1 : 0,
   };
@@ -43,6 +44,7 @@ export function toInvocationRecord(row: Selectable<InvocationsTable>): Invocatio
     error: parseErrorInfo(row.error_json),
     memoryMb: row.memory_mb,
     billedMs: row.billed_ms,
+    inFlight: row.in_flight,
     logBytes: row.log_bytes,
     logTruncated: row.log_truncated === 1,
   };

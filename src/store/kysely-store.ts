@@ -7,6 +7,7 @@ import type {
   CreateAliasInput,
   FunctionConfig,
   FunctionRecord,
+  HourlyUsage,
   InvocationQuery,
   InvocationOutcome,
   InvocationRecord,
@@ -17,6 +18,7 @@ import type {
   Page,
   PublishVersionInput,
   Store,
+  UsageQuery,
   VersionRecord,
 } from '../core/index.js';
 import * as aliasQueries from './alias-queries.js';
@@ -25,6 +27,7 @@ import * as secretQueries from './secret-queries.js';
 import * as apiKeyQueries from './api-key-queries.js';
 import type { ApiKeyRecord, StoredApiKey } from '../core/api-key.js';
 import type { SecretRecord, StoredSecret } from '../core/secret.js';
+import * as usageQueries from './usage-queries.js';
 import type { CreateTriggerInput, TriggerRecord } from '../core/trigger.js';
 import { createMigrationProvider } from './migrations.js';
 import type { StoreDialect } from './migrations.js';
@@ -237,6 +240,7 @@ export class KyselyStore implements Store {
       // an earlier delete (invocations and logs have no foreign key to functions).
       await trx.deleteFrom('logs').where('function_name', '=', name).execute();
       await trx.deleteFrom('invocations').where('function_name', '=', name).execute();
+      await usageQueries.deleteUsageOf(trx, name);
       // Aliases before versions: their primary version is a foreign key.
       await aliasQueries.deleteAliasesOf(trx, name);
       // Before the function row: a trigger's function is a foreign key.
@@ -358,10 +362,6 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * Idempotent per invocation id and per (invocation id, seq): re-recording a batch after a failed
-   * flush inserts nothing twice (and does not overwrite what is already stored).
-   */
-  /**
    * Replaces the query-builder write of invocation batches with a dialect's own (on SQLite: prepared
    * statements on a worker thread; building a 1,000-row insert through Kysely costs ~7 µs a row).
    */
@@ -369,6 +369,11 @@ export class KyselyStore implements Store {
     this.#recordWriter = writer;
   }
 
+  /**
+   * Idempotent per invocation id and per (invocation id, seq): re-recording a batch after a failed
+   * flush inserts nothing twice (and does not overwrite what is already stored), and the usage rollup
+   * counts only the rows this batch inserted.
+   */
   async recordInvocations(records: InvocationRecord[], logs: LogLine[]): Promise<void> {
     if (records.length === 0 && logs.length === 0) return;
     if (this.#recordWriter !== undefined) {
@@ -378,13 +383,18 @@ export class KyselyStore implements Store {
     const invocationRows = records.map(toInvocationRow);
     const logRows = logs.map(toLogRow);
     await this.#db.transaction().execute(async (trx) => {
+      const mark = await usageQueries.rollupMark(trx, this.kind);
+      const insertedIds: string[] = [];
       for (const chunk of chunksOf(invocationRows)) {
-        await trx
+        const inserted = await trx
           .insertInto('invocations')
           .values(chunk)
           .onConflict((oc) => oc.column('id').doNothing())
+          .returning('id')
           .execute();
+        for (const row of inserted) insertedIds.push(row.id);
       }
+      if (invocationRows.length > 0) await usageQueries.rollUpInserted(trx, this.kind, mark, insertedIds);
       for (const chunk of chunksOf(logRows)) {
         await trx
           .insertInto('logs')
@@ -467,6 +477,10 @@ export class KyselyStore implements Store {
         : select.orderBy('ts', 'desc').orderBy('invocation_id', 'desc').orderBy('seq', 'desc');
     const rows = await select.limit(limit).execute();
     return rows.reverse().map(toLogLine);
+  }
+
+  listHourlyUsage(query: UsageQuery): Promise<HourlyUsage[]> {
+    return usageQueries.listHourlyUsage(this.#db, query);
   }
 
   /** Reads the function row, locking it on Postgres until the transaction ends. */

@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { usageRollupSql } from './usage-rollup.js';
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
@@ -192,6 +194,41 @@ function buildMigrations(dialect: StoreDialect): Record<string, Migration> {
 
       async down(db: Kysely<unknown>): Promise<void> {
         await db.schema.dropTable('api_keys').ifExists().execute();
+      },
+    },
+
+    '0006_usage_hourly': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Records from before this migration did not count; 1 is what each of them knew for sure.
+        await db.schema
+          .alterTable('invocations')
+          .addColumn('in_flight', 'integer', (col) => col.notNull().defaultTo(1))
+          .execute();
+        await db.schema
+          .createTable('usage_hourly')
+          .addColumn('function_name', 'text', (col) => col.notNull())
+          .addColumn('hour_start', 'text', (col) => col.notNull())
+          .addColumn('requests', 'bigint', (col) => col.notNull())
+          .addColumn('billed_ms', 'bigint', (col) => col.notNull())
+          .addColumn('mb_ms', 'bigint', (col) => col.notNull())
+          .addColumn('errors', 'bigint', (col) => col.notNull())
+          .addColumn('peak_in_flight', 'integer', (col) => col.notNull())
+          .addColumn('peak_memory_mb', 'bigint', (col) => col.notNull())
+          .addPrimaryKeyConstraint('usage_hourly_pk', ['function_name', 'hour_start'])
+          .execute();
+        // Reports read a window of hours across all functions.
+        await db.schema
+          .createIndex('usage_hourly_hour_idx')
+          .on('usage_hourly')
+          .columns(['hour_start', 'function_name'])
+          .execute();
+        // The invocations already stored are part of the measured workload too.
+        await sql.raw(usageRollupSql(dialect, 'all')).execute(db);
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('usage_hourly').ifExists().execute();
+        await db.schema.alterTable('invocations').dropColumn('in_flight').execute();
       },
     },
   };

@@ -52,6 +52,8 @@ export interface InvocationsTable {
   error_json: string | null;
   memory_mb: number;
   billed_ms: number;
+  /** Added by 0006_usage_hourly with default 1 for the records before it. */
+  in_flight: ColumnType<number, number | undefined, number>;
   log_bytes: number;
   log_truncated: number;
 }
@@ -113,6 +115,20 @@ export interface ApiKeysTable {
   revoked_at: string | null;
 }
 
+/** The hourly usage rollup (src/store/usage-rollup.ts); sums are bigint (pg returns them as strings). */
+export interface UsageHourlyTable {
+  function_name: string;
+  /** ISO time of the UTC hour's start; compared as text (toISOString is fixed-width). */
+  hour_start: string;
+  requests: Int8;
+  billed_ms: Int8;
+  /** Σ billed_ms × memory_mb: exact, where GB-seconds would be a float. */
+  mb_ms: Int8;
+  errors: Int8;
+  peak_in_flight: number;
+  peak_memory_mb: Int8;
+}
+
 export interface Database {
   functions: FunctionsTable;
   versions: VersionsTable;
@@ -123,4 +139,5 @@ export interface Database {
   triggers: TriggersTable;
   secrets: SecretsTable;
   api_keys: ApiKeysTable;
+  usage_hourly: UsageHourlyTable;
 }

@@ -2,10 +2,12 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { InvocationRecord, LogLine } from '../core/index.js';
 import { toInvocationRow, toLogRow } from './invocation-rows.js';
+import { usageRollupSql } from './usage-rollup.js';
 
 /**
  * The worker's code, evaluated as CommonJS: its own connection to the same SQLite file (WAL: the main
- * connection keeps serving reads and control-plane writes), prepared inserts, one transaction per batch.
+ * connection keeps serving reads and control-plane writes), prepared inserts, one transaction per batch that
+also adds the rows it inserted to the hourly usage rollup (src/store/usage-rollup.ts).
  * Inline so that it runs the same from TypeScript sources and from the build.
  */
 const WORKER_SOURCE = `
@@ -15,13 +17,17 @@ const db = new Database(workerData.file);
 db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 db.pragma('synchronous = NORMAL');
 const insertInvocation = db.prepare(\`insert into invocations (id, function_name, version, trigger, started_at,
-  duration_ms, init_duration_ms, cold, outcome, error_json, memory_mb, billed_ms, log_bytes, log_truncated)
+  duration_ms, init_duration_ms, cold, outcome, error_json, memory_mb, billed_ms, in_flight, log_bytes, log_truncated)
   values (@id, @function_name, @version, @trigger, @started_at, @duration_ms, @init_duration_ms, @cold, @outcome,
-  @error_json, @memory_mb, @billed_ms, @log_bytes, @log_truncated) on conflict (id) do nothing\`);
+  @error_json, @memory_mb, @billed_ms, @in_flight, @log_bytes, @log_truncated) on conflict (id) do nothing\`);
+const maxRowid = db.prepare('select coalesce(max(rowid), 0) from invocations').pluck();
+const rollUp = db.prepare(workerData.rollupSql);
 const insertLog = db.prepare(\`insert into logs (invocation_id, function_name, seq, ts, level, message)
   values (@invocation_id, @function_name, @seq, @ts, @level, @message) on conflict (invocation_id, seq) do nothing\`);
 const write = db.transaction((rows, logRows) => {
+  const mark = maxRowid.get();
   for (const row of rows) insertInvocation.run(row);
+  if (rows.length > 0) rollUp.run(mark);
   for (const row of logRows) insertLog.run(row);
 });
 parentPort.on('message', (batch) => {
@@ -44,7 +50,11 @@ export class SqliteRecordWorker {
 
   constructor(options: { file: string; busyTimeoutMs: number }) {
     const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...options, driverPath } });
+    const rollupSql = usageRollupSql('sqlite', 'inserted-after-rowid');
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ...options, driverPath, rollupSql },
+    });
     this.worker.on('message', (reply: { id: number; error?: string }) => {
       const waiter = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
