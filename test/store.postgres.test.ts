@@ -72,6 +72,7 @@ describe('Postgres store', () => {
         'invocations',
         'kysely_migration',
         'kysely_migration_lock',
+        'log_usage',
         'logs',
         'triggers',
         'versions',

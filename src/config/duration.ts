@@ -1,11 +1,11 @@
 import { z } from 'zod';
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses `500ms`, `10s`, `10m`, `1h` or a bare number of milliseconds. */
+/** Parses `500ms`, `10s`, `10m`, `1h`, `7d` or a bare number of milliseconds. */
 export function parseDuration(input: string | number): number | undefined {
   if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input : undefined;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(input);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(input);
   if (match === null) return undefined;
   const value = Number(match[1]) * (UNITS[match[2] ?? 'ms'] ?? 1);
   return Number.isFinite(value) ? Math.round(value) : undefined;
@@ -17,7 +17,7 @@ export const durationMs = z.union([z.string(), z.number()]).transform((value, ct
   if (ms === undefined) {
     ctx.addIssue({
       code: 'custom',
-      message: `not a duration: ${String(value)} (use e.g. 500ms, 10s, 5m, 1h)`,
+      message: `not a duration: ${String(value)} (use e.g. 500ms, 10s, 5m, 1h, 7d)`,
     });
     return z.NEVER;
   }
