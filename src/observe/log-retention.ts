@@ -90,7 +90,7 @@ export class LogRetention {
         ? await this.#inBatches('age', () => store.expireLogs({ before, limit: this.#batchSize }))
         : { lines: 0, bytes: 0 };
     const size =
-      maxBytes > 0
+      maxBytes > 0 && !this.#stopped
         ? await this.#inBatches('size', () => store.trimLogs({ maxBytes, limit: this.#batchSize }))
         : { lines: 0, bytes: 0 };
     if (age.lines > 0 || size.lines > 0) this.#logger.info({ age, size }, 'expired function log lines');
