@@ -69,9 +69,8 @@ export async function trimLogs(
     const oldest = await trx
       .selectFrom('logs')
       .select(['invocation_id', 'seq', 'bytes'])
+      // `ts` alone, so that the ts index is walked: a tie-breaker column makes SQLite sort the whole table.
       .orderBy('ts')
-      .orderBy('invocation_id')
-      .orderBy('seq')
       .limit(options.limit)
       .execute();
     // Exactly the oldest lines that bring the total under the cap, not a whole batch more.
