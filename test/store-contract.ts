@@ -849,6 +849,21 @@ export function runStoreContract(
         expect(await texts('d_ne')).toEqual([]);
       });
 
+      it('matches text case-insensitively beyond ASCII', async () => {
+        const fn = uniqueName('unicode');
+        const call = invocation(fn);
+        const messages = ['ÉCHEC du paiement', 'Straße Ünïcode', 'plain ascii'];
+        await store.recordInvocations(
+          [call],
+          messages.map((message, seq) => logLine(call.id, fn, seq, { message })),
+        );
+        const texts = async (text: string): Promise<string[]> =>
+          (await store.listLogs({ functionName: fn, text, limit: 100 })).map((l) => l.message);
+        expect(await texts('échec')).toEqual(['ÉCHEC du paiement']);
+        expect(await texts('ünïCODE')).toEqual(['Straße Ünïcode']);
+        expect(await texts('STRASSE')).toEqual([]);
+      });
+
       it('combines the function, invocation, time and text filters', async () => {
         const { fn, second } = await seedLogs();
         const listed = await store.listLogs({
