@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../src/core/clock.js';
 import type { LogLine } from '../src/core/invocation.js';
+import { manualClock } from './helpers/manual-clock.js';
 import { scrapeMetrics, valueOf } from './helpers/prometheus-text.js';
 import { deploySource, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
 
@@ -12,26 +12,6 @@ const PRINTER = `export default async (event: { tag: string; lines: number; byte
   for (let i = 0; i < event.lines; i++) console.log((event.tag + '-' + i).padEnd(event.bytes, '.'));
   return 'printed';
 };`;
-
-/** A clock whose time the test sets, and whose timers fire only when the test says so. */
-function manualClock(): Clock & {
-  fakeNow: number | undefined;
-  timers: Array<{ fire: () => void; delayMs: number }>;
-} {
-  const clock = {
-    fakeNow: undefined as number | undefined,
-    timers: [] as Array<{ fire: () => void; delayMs: number }>,
-    now: () => clock.fakeNow ?? Date.now(),
-    setTimer(callback: () => void, delayMs: number) {
-      const timer = { fire: callback, delayMs };
-      clock.timers.push(timer);
-      return () => {
-        clock.timers = clock.timers.filter((it) => it !== timer);
-      };
-    },
-  };
-  return clock;
-}
 
 let server: TestServer | undefined;
 afterEach(async () => {

@@ -1,29 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { InvocationRecord, LogLine } from '../core/invocation.js';
+import { invocationRecord } from '../../test/helpers/invocation-fixture.js';
 import { LogFloodBound } from './log-flood-bound.js';
 
 const MINUTE = 60_000;
 /** A window boundary, so tests can say "30 s into the minute". */
 const T0 = 1_700_000_040_000 - (1_700_000_040_000 % MINUTE);
 
-let nextId = 0;
 function invocation(functionName: string): InvocationRecord {
-  return {
-    id: `inv-${++nextId}`,
-    functionName,
-    version: 1,
-    trigger: 'invoke',
-    startedAt: new Date(T0).toISOString(),
-    durationMs: 1,
-    initDurationMs: 0,
-    cold: false,
-    outcome: 'success',
-    error: null,
-    memoryMb: 128,
-    billedMs: 1,
-    logBytes: 0,
-    logTruncated: false,
-  };
+  return invocationRecord(functionName, { startedAt: new Date(T0).toISOString() });
 }
 
 /** `count` lines of exactly `bytes` bytes each. */

@@ -1,30 +1,15 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../core/clock.js';
-import type { InvocationRecord, LogLine } from '../core/invocation.js';
+import type { LogLine } from '../core/invocation.js';
 import type { Store } from '../core/store.js';
 import { openSqliteStore } from '../store/index.js';
+import { invocationRecord } from '../../test/helpers/invocation-fixture.js';
+import { manualClock } from '../../test/helpers/manual-clock.js';
 import { LogRetention, type LogRetentionOptions } from './log-retention.js';
 import type { LogExpiryReason } from './metrics.js';
 
 const DAY = 86_400_000;
 const NOW = 1_700_000_000_000;
-
-/** A clock at NOW whose timers fire only when the test fires them. */
-function manualClock(): Clock & { timers: Array<{ fire: () => void; delayMs: number }> } {
-  const clock = {
-    timers: [] as Array<{ fire: () => void; delayMs: number }>,
-    now: () => NOW,
-    setTimer(callback: () => void, delayMs: number) {
-      const timer = { fire: callback, delayMs };
-      clock.timers.push(timer);
-      return () => {
-        clock.timers = clock.timers.filter((it) => it !== timer);
-      };
-    },
-  };
-  return clock;
-}
 
 let store: Store;
 beforeEach(async () => {
@@ -36,22 +21,7 @@ afterEach(async () => {
 
 /** `count` lines of 10 bytes from `firstTs` on, one per ms, in one invocation of `fn`. */
 async function seed(fn: string, firstTs: number, count: number): Promise<void> {
-  const record: InvocationRecord = {
-    id: `${fn}-${firstTs}`,
-    functionName: fn,
-    version: 1,
-    trigger: 'invoke',
-    startedAt: new Date(firstTs).toISOString(),
-    durationMs: 1,
-    initDurationMs: 0,
-    cold: false,
-    outcome: 'success',
-    error: null,
-    memoryMb: 128,
-    billedMs: 1,
-    logBytes: count * 10,
-    logTruncated: false,
-  };
+  const record = invocationRecord(fn, { id: `${fn}-${firstTs}`, logBytes: count * 10 });
   const lines: LogLine[] = Array.from({ length: count }, (_, seq) => ({
     invocationId: record.id,
     functionName: fn,
@@ -65,7 +35,7 @@ async function seed(fn: string, firstTs: number, count: number): Promise<void> {
 
 function retention(overrides: Partial<LogRetentionOptions> = {}) {
   const counted: Array<[LogExpiryReason, number]> = [];
-  const clock = manualClock();
+  const clock = manualClock(NOW);
   const sweeper = new LogRetention({
     store,
     maxAgeMs: 7 * DAY,
