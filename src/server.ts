@@ -19,7 +19,10 @@ import { Provisioner } from './invoke/provisioner.js';
 import { HybridKeepAlivePolicy } from './keepalive/hybrid-policy.js';
 import { StackMapper } from './invoke/stack-mapper.js';
 import { VersionResolver } from './invoke/version-resolver.js';
+import { systemClock, type Clock } from './core/clock.js';
 import { InvocationRecorder } from './observe/invocation-recorder.js';
+import { LogFloodBound } from './observe/log-flood-bound.js';
+import { LogRetention } from './observe/log-retention.js';
 import { PlatformMetrics } from './observe/metrics.js';
 import { createLogger } from './observe/logger.js';
 import { extractZip } from './build/zip-archive.js';
@@ -45,14 +48,24 @@ export interface RunningServer {
   scheduler: Scheduler;
   sandbox: IsolateSandbox;
   logger: Logger;
+  /** The function-log retention sweep (every minute); tests call `sweep()` themselves. */
+  logRetention: LogRetention;
   /** Graceful: stops accepting, finishes in-flight invocations (up to the grace period), flushes records. */
   close(): Promise<void>;
+}
+
+/** What a server takes besides its config: the parts tests replace. */
+export interface ServerOptions {
+  /** Time for the log retention sweep and the log flood windows. @default systemClock */
+  clock?: Clock;
 }
 
 export async function startServer(
   config: ServerConfig,
   logger: Logger = createLogger(config.logLevel),
+  options: ServerOptions = {},
 ): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
   const store = await openStore(config);
   const sandbox = await IsolateSandbox.create({
     hosts: config.isolateHosts,
@@ -91,7 +104,6 @@ export async function startServer(
     scheduler.evictIdle(name);
     provisioner.refresh(name);
   });
-  const recorder = new InvocationRecorder(store, logger);
   // Gauges read the scheduler and the queue at scrape time; `queue` is opened below, before any scrape.
   const metrics = new PlatformMetrics({
     instances: () => scheduler.list(),
@@ -99,6 +111,22 @@ export async function startServer(
     memoryBudgetMb: () => scheduler.capacity.memoryBudgetMb,
     queueDepth: () => queue.depth(),
   });
+  const recorder = new InvocationRecorder(store, logger, {
+    floodBound: new LogFloodBound({
+      bytesPerWindow: config.logBytesPerFunctionPerMinute,
+      now: () => clock.now(),
+    }),
+    metrics,
+  });
+  const logRetention = new LogRetention({
+    store,
+    maxAgeMs: config.logRetention,
+    maxBytes: config.logRetentionBytes,
+    logger,
+    metrics,
+    clock,
+  });
+  logRetention.start();
   const invoker = new Invoker({
     metrics,
     store,
@@ -203,6 +231,7 @@ export async function startServer(
     closing ??= (async () => {
       // First, so no slot is enqueued into a queue that is closing.
       await cronScheduler.stop();
+      await logRetention.stop();
       clearInterval(imageGc);
       invoker.stopAccepting();
       // Keep-alive connections that finish their last request while we close would otherwise hold the
@@ -234,7 +263,7 @@ export async function startServer(
     })();
     return closing;
   };
-  return { url: `http://${host}:${port}`, port, store, scheduler, sandbox, logger, close };
+  return { url: `http://${host}:${port}`, port, store, scheduler, sandbox, logger, logRetention, close };
 }
 
 /**

@@ -1212,6 +1212,41 @@ export function runStoreContract(
         expect(await texts('d_ne')).toEqual([]);
       });
 
+      it('matches text case-insensitively beyond ASCII', async () => {
+        const fn = uniqueName('unicode');
+        const call = invocation(fn);
+        const messages = ['ÉCHEC du paiement', 'Straße Ünïcode', 'plain ascii'];
+        await store.recordInvocations(
+          [call],
+          messages.map((message, seq) => logLine(call.id, fn, seq, { message })),
+        );
+        const texts = async (text: string): Promise<string[]> =>
+          (await store.listLogs({ functionName: fn, text, limit: 100 })).map((l) => l.message);
+        expect(await texts('échec')).toEqual(['ÉCHEC du paiement']);
+        expect(await texts('ünïCODE')).toEqual(['Straße Ünïcode']);
+        expect(await texts('STRASSE')).toEqual([]);
+      });
+
+      it('combines the function, invocation, time and text filters', async () => {
+        const { fn, second } = await seedLogs();
+        const listed = await store.listLogs({
+          functionName: fn,
+          invocationId: second,
+          since: BASE_TS + 101,
+          until: BASE_TS + 104,
+          text: 'DISK',
+          limit: 100,
+        });
+        // second's lines 1-3 are in the window: 'ERROR: Disk Full', 'disk full again', 'plain'.
+        expect(listed.map((l) => [l.seq, l.message])).toEqual([
+          [1, 'ERROR: Disk Full'],
+          [2, 'disk full again'],
+        ]);
+        expect(
+          await store.listLogs({ functionName: 'someone-else', invocationId: second, limit: 9 }),
+        ).toEqual([]);
+      });
+
       it('keeps the newest `limit` lines, still in ascending order', async () => {
         const { fn, first, lines } = await seedLogs();
         expect(await store.listLogs({ functionName: fn, limit: 3 })).toStrictEqual(lines.slice(-3));
@@ -1247,6 +1282,94 @@ export function runStoreContract(
         expect(newest.items[0]).toStrictEqual(records.at(-1));
         expect(await store.deleteFunction(fn)).toBe(false);
         expect(await store.listLogs({ functionName: fn, limit: 10 })).toEqual([]);
+      });
+    });
+
+    describe('log retention', () => {
+      /** `count` lines of `bytes` ASCII bytes each, one per millisecond from `firstTs`, in one invocation. */
+      async function seedLines(
+        fn: string,
+        firstTs: number,
+        count: number,
+        bytes: number,
+      ): Promise<LogLine[]> {
+        const call = invocation(fn);
+        const lines = Array.from({ length: count }, (_, seq) =>
+          logLine(call.id, fn, seq, { ts: firstTs + seq, message: `${seq}`.padEnd(bytes, '.') }),
+        );
+        await store.recordInvocations([call], lines);
+        return lines;
+      }
+
+      it('keeps running totals of lines and UTF-8 message bytes, per function and overall', async () => {
+        const fn = uniqueName('usage');
+        const other = uniqueName('usage-other');
+        const before = await store.logUsage();
+        const call = invocation(fn);
+        // 'héllo' is 6 bytes in UTF-8, '日本' 6, 'ok' 2.
+        const lines = [
+          logLine(call.id, fn, 0, { message: 'héllo' }),
+          logLine(call.id, fn, 1, { message: '日本' }),
+          logLine(call.id, fn, 2, { message: 'ok' }),
+        ];
+        await store.recordInvocations([call], lines);
+        // A retried batch inserts nothing, so it adds nothing.
+        await store.recordInvocations([call], lines);
+        await seedLines(other, BASE_TS, 2, 10);
+        expect(await store.logUsage(fn)).toEqual({ lines: 3, bytes: 14 });
+        expect(await store.logUsage(other)).toEqual({ lines: 2, bytes: 20 });
+        expect(await store.logUsage()).toEqual({ lines: before.lines + 5, bytes: before.bytes + 34 });
+        expect(await store.logUsage(uniqueName('never-logged'))).toEqual({ lines: 0, bytes: 0 });
+
+        await store.deleteFunction(fn);
+        expect(await store.logUsage(fn)).toEqual({ lines: 0, bytes: 0 });
+        expect(await store.logUsage()).toEqual({ lines: before.lines + 2, bytes: before.bytes + 20 });
+        await store.deleteFunction(other);
+      });
+
+      it('expires lines older than a time, oldest first, at most `limit` per call', async () => {
+        const fn = uniqueName('expire');
+        // Older than anything other tests store (they log around BASE_TS).
+        const old = await seedLines(fn, 100, 10, 8);
+        const kept = await seedLines(fn, 1000, 5, 8);
+
+        expect(await store.expireLogs({ before: 1000, limit: 4 })).toEqual({ lines: 4, bytes: 32 });
+        expect(await store.listLogs({ functionName: fn, limit: 100 })).toStrictEqual([
+          ...old.slice(4),
+          ...kept,
+        ]);
+        expect(await store.expireLogs({ before: 1000, limit: 4 })).toEqual({ lines: 4, bytes: 32 });
+        expect(await store.expireLogs({ before: 1000, limit: 4 })).toEqual({ lines: 2, bytes: 16 });
+        expect(await store.expireLogs({ before: 1000, limit: 4 })).toEqual({ lines: 0, bytes: 0 });
+        expect(await store.listLogs({ functionName: fn, limit: 100 })).toStrictEqual(kept);
+        expect(await store.logUsage(fn)).toEqual({ lines: 5, bytes: 40 });
+        await store.deleteFunction(fn);
+      });
+
+      it('trims the oldest lines of the whole store to a byte cap, exactly as many as needed', async () => {
+        const fn = uniqueName('trim');
+        const lines = await seedLines(fn, 10, 10, 10);
+        const total = (await store.logUsage()).bytes;
+
+        expect(await store.trimLogs({ maxBytes: total, limit: 100 })).toEqual({ lines: 0, bytes: 0 });
+        // 35 bytes over: four 10-byte lines go, the oldest ones (this test's lines are the store's oldest).
+        expect(await store.trimLogs({ maxBytes: total - 35, limit: 100 })).toEqual({ lines: 4, bytes: 40 });
+        expect(await store.listLogs({ functionName: fn, limit: 100 })).toStrictEqual(lines.slice(4));
+        expect(await store.logUsage()).toMatchObject({ bytes: total - 40 });
+        // A cap far below the total deletes one batch per call, still oldest first.
+        expect(await store.trimLogs({ maxBytes: 0, limit: 2 })).toEqual({ lines: 2, bytes: 20 });
+        expect(await store.listLogs({ functionName: fn, limit: 100 })).toStrictEqual(lines.slice(6));
+        expect(await store.logUsage(fn)).toEqual({ lines: 4, bytes: 40 });
+        await store.deleteFunction(fn);
+      });
+
+      it('refuses a limit that is not a positive integer', async () => {
+        await expect(store.expireLogs({ before: 1, limit: 0 })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+        });
+        await expect(store.trimLogs({ maxBytes: 1, limit: 1.5 })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+        });
       });
     });
   });

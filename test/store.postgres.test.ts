@@ -73,6 +73,7 @@ describe('Postgres store', () => {
         'invocations',
         'kysely_migration',
         'kysely_migration_lock',
+        'log_usage',
         'logs',
         'secrets',
         'triggers',

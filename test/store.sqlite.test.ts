@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { openSqliteStore } from '../src/store/index.js';
+import { createMigrationProvider } from '../src/store/migrations.js';
 import { runStoreContract } from './store-contract.js';
 
 let contractDir: string | undefined;
@@ -78,6 +80,33 @@ describe('SQLite store file', () => {
       ).toThrow(/FOREIGN KEY/);
     } finally {
       raw.close();
+    }
+  });
+
+  it('0004_logs_retention counts the lines stored before it, in UTF-8 bytes', async () => {
+    const file = join(dir, 'strato.db');
+    const raw = new SqliteDatabase(file);
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: raw }) });
+    const migrator = new Migrator({ db, provider: createMigrationProvider('sqlite') });
+    expect((await migrator.migrateTo('0003_triggers')).error).toBeUndefined();
+    const insert = raw.prepare(
+      `insert into logs (invocation_id, function_name, seq, ts, level, message) values (?, ?, ?, ?, 'info', ?)`,
+    );
+    insert.run('i1', 'old-fn', 0, 1, 'héllo');
+    insert.run('i1', 'old-fn', 1, 2, 'ok');
+    insert.run('i2', 'other-fn', 0, 3, '日本');
+    await db.destroy();
+
+    const store = await openSqliteStore({ file });
+    try {
+      expect(await store.logUsage('old-fn')).toEqual({ lines: 2, bytes: 8 });
+      expect(await store.logUsage()).toEqual({ lines: 3, bytes: 14 });
+      expect(await store.trimLogs({ maxBytes: 7, limit: 10 })).toEqual({ lines: 2, bytes: 8 });
+      expect((await store.listLogs({ functionName: 'other-fn', limit: 10 })).map((l) => l.message)).toEqual([
+        '日本',
+      ]);
+    } finally {
+      await store.close();
     }
   });
 

@@ -11,6 +11,11 @@ export function registerServerCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the embedded store lives (STRATO_DATA_DIR)', undefined)
     .option('--config <file>', 'JSON config file (STRATO_CONFIG; ./strato.config.json if present)')
     .option('--keep-alive <duration>', 'idle instances are reaped after this (STRATO_KEEP_ALIVE)', undefined)
+    .option(
+      '--log-retention <duration>',
+      'function logs are kept this long (STRATO_LOG_RETENTION)',
+      undefined,
+    )
     .action(
       async (options: {
         host?: string;
@@ -18,6 +23,7 @@ export function registerServerCommand(program: Command): void {
         dataDir?: string;
         config?: string;
         keepAlive?: string;
+        logRetention?: string;
       }) => {
         try {
           const config = loadServerConfig({
@@ -25,6 +31,7 @@ export function registerServerCommand(program: Command): void {
             port: options.port === undefined ? undefined : Number(options.port),
             dataDir: options.dataDir,
             keepAlive: options.keepAlive,
+            logRetention: options.logRetention,
             config: options.config,
           });
           // Loaded on demand: the other commands should not pay for the server's modules.

@@ -68,6 +68,38 @@ describe('server config', () => {
     });
   });
 
+  it('resolves the log retention and flood settings through every layer', () => {
+    expect(loadServerConfig({}, {}, configDir())).toMatchObject({
+      logRetention: 7 * 86_400_000,
+      logRetentionBytes: 1024 ** 3,
+      logBytesPerFunctionPerMinute: 10 * 1024 ** 2,
+    });
+    const cwd = configDir({
+      logRetention: '2d',
+      logRetentionBytes: '5mb',
+      logBytesPerFunctionPerMinute: '1mb',
+    });
+    expect(loadServerConfig({}, {}, cwd)).toMatchObject({
+      logRetention: 2 * 86_400_000,
+      logRetentionBytes: 5 * 1024 ** 2,
+      logBytesPerFunctionPerMinute: 1024 ** 2,
+    });
+    const env = {
+      STRATO_LOG_RETENTION: '12h',
+      STRATO_LOG_RETENTION_BYTES: '2gb',
+      STRATO_LOG_BYTES_PER_FUNCTION_PER_MINUTE: '64kb',
+    };
+    expect(loadServerConfig({}, env, cwd)).toMatchObject({
+      logRetention: 12 * 3_600_000,
+      logRetentionBytes: 2 * 1024 ** 3,
+      logBytesPerFunctionPerMinute: 64 * 1024,
+    });
+    expect(loadServerConfig({ logRetention: '1d' }, env, cwd).logRetention).toBe(86_400_000);
+    expect(() => loadServerConfig({}, { STRATO_LOG_RETENTION: 'a week' }, cwd)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+    );
+  });
+
   it('reads the file named by --config or STRATO_CONFIG instead of ./strato.config.json', () => {
     const cwd = configDir({ port: 1 });
     writeFileSync(path.join(cwd, 'other.json'), JSON.stringify({ port: 2 }));
@@ -116,8 +148,10 @@ describe('durations, sizes and the CLI server URL', () => {
       parseDuration('10s'),
       parseDuration('5m'),
       parseDuration('1h'),
+      parseDuration('7d'),
+      parseDuration('1.5d'),
       parseDuration(250),
-    ]).toEqual([500, 10_000, 300_000, 3_600_000, 250]);
+    ]).toEqual([500, 10_000, 300_000, 3_600_000, 604_800_000, 129_600_000, 250]);
     expect(parseDuration('ten seconds')).toBeUndefined();
     expect(parseDuration(-1)).toBeUndefined();
     expect([parseBytes('256kb'), parseBytes('6MB'), parseBytes(10)]).toEqual([

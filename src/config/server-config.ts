@@ -50,6 +50,18 @@ export const serverConfigSchema = z
     maxBundle: byteSize.default(64 * 1024 * 1024),
     /** Console output kept per invocation; the rest is counted and dropped. */
     logLimitPerInvocation: byteSize.default(256 * 1024),
+    /** Function log lines older than this are deleted by the retention sweep (every minute); 0 keeps them. */
+    logRetention: durationMs.default(7 * 86_400_000),
+    /**
+     * Total function log bytes (UTF-8 message bytes over all functions) kept; past it the sweep deletes the
+     * oldest lines first. 0: no cap.
+     */
+    logRetentionBytes: byteSize.default(1024 ** 3),
+    /**
+     * Log bytes one function may store per minute (a sliding window); past it its further lines are dropped
+     * and counted, never slowing the function. 0: no bound.
+     */
+    logBytesPerFunctionPerMinute: byteSize.default(10 * 1024 ** 2),
     /** How long a request waits for a free instance when its function is at its concurrency. */
     maxQueueWait: durationMs.default(10_000),
     /** A client must have sent its request headers within this (slow clients get 408 and are cut off). */
@@ -148,6 +160,9 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_ISOLATE_CODE_CACHE: 'isolateCodeCache',
   STRATO_PROCESS_POOL_SIZE: 'processPoolSize',
   STRATO_LOG_LEVEL: 'logLevel',
+  STRATO_LOG_RETENTION: 'logRetention',
+  STRATO_LOG_RETENTION_BYTES: 'logRetentionBytes',
+  STRATO_LOG_BYTES_PER_FUNCTION_PER_MINUTE: 'logBytesPerFunctionPerMinute',
   STRATO_IMAGE_CACHE_DIR: 'imageCacheDir',
   STRATO_IMAGE_WARM_UP: 'imageWarmUp',
   STRATO_MASTER_KEY: 'masterKey',

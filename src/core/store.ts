@@ -66,6 +66,12 @@ export interface LogQuery {
   limit: number;
 }
 
+/** Log lines with their message bytes (UTF-8): what is stored, or what one retention batch deleted. */
+export interface LogUsage {
+  lines: number;
+  bytes: number;
+}
+
 /**
  * Durable platform state. One contract (test/store-contract.ts) is run against every backend:
  * SQLite for a single node, Postgres for a cluster. Methods throw StratoError with a stable code
@@ -137,6 +143,18 @@ export interface Store {
   listLogs(query: LogQuery): Promise<LogLine[]>;
   /** The hourly usage rollup of the hours in the window, by hour then function name. */
   listHourlyUsage(query: UsageQuery): Promise<HourlyUsage[]>;
+  /**
+   * Deletes at most `limit` lines with `ts < before` (epoch ms), oldest first, over all functions, in one
+   * short transaction; call it again while it deletes `limit` lines.
+   */
+  expireLogs(options: { before: number; limit: number }): Promise<LogUsage>;
+  /**
+   * Deletes the oldest lines of the whole store, at most `limit` of them, until their message bytes total
+   * at most `maxBytes`; one short transaction, to be called again while it deletes `limit` lines.
+   */
+  trimLogs(options: { maxBytes: number; limit: number }): Promise<LogUsage>;
+  /** Lines and message bytes stored, for one function or all of them; read from running totals. */
+  logUsage(functionName?: string): Promise<LogUsage>;
 
   /** Creates a trigger of an existing function (FUNCTION_NOT_FOUND); `id` must be new. */
   createTrigger(input: CreateTriggerInput): Promise<TriggerRecord>;

@@ -29,6 +29,15 @@ export interface InvocationMetrics {
   throttle(functionName: string, reason: ThrottleReason): void;
 }
 
+/** Why stored log lines were deleted: older than `logRetention`, or the oldest past `logRetentionBytes`. */
+export type LogExpiryReason = 'age' | 'size';
+
+/** What the log recorder and the retention sweep count; an interface for the same reason as above. */
+export interface LogMetrics {
+  logLinesDropped(functionName: string, lines: number): void;
+  logLinesExpired(reason: LogExpiryReason, lines: number): void;
+}
+
 /** From 1 ms to the 15-min maximum timeout: warm isolate calls sit in the first buckets, batch jobs in the last. */
 const DURATION_BUCKETS = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900,
@@ -42,7 +51,7 @@ const INIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
  * updated on the invoke path; gauges (queue, instances, memory) are read from their sources at scrape time,
  * so keeping them current costs the invoke path nothing.
  */
-export class PlatformMetrics implements InvocationMetrics {
+export class PlatformMetrics implements InvocationMetrics, LogMetrics {
   readonly registry = new Registry();
 
   private readonly invocations = new Counter({
@@ -82,6 +91,20 @@ export class PlatformMetrics implements InvocationMetrics {
     registers: [this.registry],
   });
 
+  private readonly logDropped = new Counter({
+    name: 'strato_log_lines_dropped_total',
+    help: 'Function log lines not stored because the function was over logBytesPerFunctionPerMinute.',
+    labelNames: ['function'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly logExpired = new Counter({
+    name: 'strato_log_lines_expired_total',
+    help: 'Stored function log lines deleted by retention: older than logRetention, or past logRetentionBytes.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(sources: ScrapeSources) {
     registerScrapeGauges(this.registry, sources);
     registerProcessMetrics(this.registry);
@@ -104,6 +127,14 @@ export class PlatformMetrics implements InvocationMetrics {
 
   throttle(functionName: string, reason: ThrottleReason): void {
     this.throttles.inc({ function: functionName, reason });
+  }
+
+  logLinesDropped(functionName: string, lines: number): void {
+    this.logDropped.inc({ function: functionName }, lines);
+  }
+
+  logLinesExpired(reason: LogExpiryReason, lines: number): void {
+    this.logExpired.inc({ reason }, lines);
   }
 
   /** The exposition text and its content type, for `GET /metrics`. */

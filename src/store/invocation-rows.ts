@@ -65,10 +65,12 @@ export function toLogRow(line: LogLine): Insertable<LogsTable> {
     ts: line.ts,
     level: line.level,
     message: line.message,
+    bytes: Buffer.byteLength(line.message, 'utf8'),
   };
 }
 
-export function toLogLine(row: Selectable<LogsTable>): LogLine {
+/** `bytes` is bookkeeping of the store, not part of a line. */
+export function toLogLine(row: Omit<Selectable<LogsTable>, 'bytes'>): LogLine {
   return {
     invocationId: row.invocation_id,
     functionName: row.function_name,

@@ -1,4 +1,4 @@
-import { Migrator, sql } from 'kysely';
+import { Migrator } from 'kysely';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { MAX_STATS_RECORDS, StratoError, bucketInvocations } from '../core/index.js';
 import type {
@@ -15,6 +15,7 @@ import type {
   InvocationStatsQuery,
   LogLine,
   LogQuery,
+  LogUsage,
   Page,
   PublishVersionInput,
   Store,
@@ -22,6 +23,7 @@ import type {
   VersionRecord,
 } from '../core/index.js';
 import * as aliasQueries from './alias-queries.js';
+import * as logQueries from './log-queries.js';
 import * as triggerQueries from './trigger-queries.js';
 import * as secretQueries from './secret-queries.js';
 import * as apiKeyQueries from './api-key-queries.js';
@@ -32,16 +34,13 @@ import type { CreateTriggerInput, TriggerRecord } from '../core/trigger.js';
 import { createMigrationProvider } from './migrations.js';
 import type { StoreDialect } from './migrations.js';
 import type { Database, FunctionsTable, VersionsTable } from './schema.js';
-import { toInvocationRecord, toInvocationRow, toLogLine, toLogRow } from './invocation-rows.js';
+import { toInvocationRecord, toInvocationRow, toLogRow } from './invocation-rows.js';
 
 /**
  * Bind parameters per statement. SQLite allows 32766 and Postgres 65535; staying well under both
  * lets one chunk size serve both dialects.
  */
 const MAX_BIND_PARAMETERS = 30_000;
-
-/** The character that escapes `%`, `_` and itself in LIKE patterns (SQLite has no default one). */
-const LIKE_ESCAPE = '!';
 
 /** A dialect's own path for invocation batches (one transaction per batch); closed with the store. */
 export interface RecordWriter {
@@ -239,6 +238,7 @@ export class KyselyStore implements Store {
       // Children go even when the function row is gone: it clears invocations recorded after
       // an earlier delete (invocations and logs have no foreign key to functions).
       await trx.deleteFrom('logs').where('function_name', '=', name).execute();
+      await trx.deleteFrom('log_usage').where('function_name', '=', name).execute();
       await trx.deleteFrom('invocations').where('function_name', '=', name).execute();
       await usageQueries.deleteUsageOf(trx, name);
       // Aliases before versions: their primary version is a foreign key.
@@ -395,13 +395,7 @@ export class KyselyStore implements Store {
         for (const row of inserted) insertedIds.push(row.id);
       }
       if (invocationRows.length > 0) await usageQueries.rollUpInserted(trx, this.kind, mark, insertedIds);
-      for (const chunk of chunksOf(logRows)) {
-        await trx
-          .insertInto('logs')
-          .values(chunk)
-          .onConflict((oc) => oc.columns(['invocation_id', 'seq']).doNothing())
-          .execute();
-      }
+      await logQueries.insertLogRows(trx, logRows, chunksOf);
     });
   }
 
@@ -456,27 +450,21 @@ export class KyselyStore implements Store {
     return { buckets: bucketInvocations(samples, query), records: samples.length, truncated };
   }
 
+  // async: a bad limit must reject, not throw before there is a promise.
   async listLogs(query: LogQuery): Promise<LogLine[]> {
-    const limit = checkLimit(query.limit);
-    let select = this.#db.selectFrom('logs').selectAll().where('function_name', '=', query.functionName);
-    if (query.invocationId !== undefined) select = select.where('invocation_id', '=', query.invocationId);
-    if (query.since !== undefined) select = select.where('ts', '>=', query.since);
-    if (query.until !== undefined) select = select.where('ts', '<', query.until);
-    if (query.text !== undefined && query.text !== '') {
-      const pattern = `%${escapeLike(query.text)}%`;
-      // lower() on both sides rather than ILIKE (Postgres only); ESCAPE has no builder method.
-      select = select.where(
-        sql<boolean>`lower(${sql.ref('message')}) like lower(${pattern}) escape ${sql.lit(LIKE_ESCAPE)}`,
-      );
-    }
-    // Newest first to keep the newest `limit` lines, then flipped. One invocation's lines follow
-    // `seq`, its own order, even if the sandbox clock stepped back.
-    select =
-      query.invocationId !== undefined
-        ? select.orderBy('seq', 'desc')
-        : select.orderBy('ts', 'desc').orderBy('invocation_id', 'desc').orderBy('seq', 'desc');
-    const rows = await select.limit(limit).execute();
-    return rows.reverse().map(toLogLine);
+    return logQueries.listLogs(this.#db, query, checkLimit(query.limit));
+  }
+
+  async expireLogs(options: { before: number; limit: number }): Promise<LogUsage> {
+    return logQueries.expireLogs(this.#db, { before: options.before, limit: checkLimit(options.limit) });
+  }
+
+  async trimLogs(options: { maxBytes: number; limit: number }): Promise<LogUsage> {
+    return logQueries.trimLogs(this.#db, { maxBytes: options.maxBytes, limit: checkLimit(options.limit) });
+  }
+
+  logUsage(functionName?: string): Promise<LogUsage> {
+    return logQueries.logUsage(this.#db, functionName);
   }
 
   listHourlyUsage(query: UsageQuery): Promise<HourlyUsage[]> {
@@ -545,10 +533,6 @@ function isInvocationKey(value: unknown): value is [string, string] {
   return (
     Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string'
   );
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[!%_]/g, (char) => `${LIKE_ESCAPE}${char}`);
 }
 
 /** Splits rows so that one INSERT never binds more than MAX_BIND_PARAMETERS values. */

@@ -231,6 +231,35 @@ function buildMigrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.alterTable('invocations').dropColumn('in_flight').execute();
       },
     },
+
+    '0004_logs_retention': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .alterTable('logs')
+          .addColumn('bytes', 'integer', (col) => col.notNull().defaultTo(0))
+          .execute();
+        // SQLite's length() counts characters; a blob's length is its bytes.
+        const messageBytes =
+          dialect === 'postgres' ? sql`octet_length(message)` : sql`length(cast(message as blob))`;
+        await sql`update logs set bytes = ${messageBytes}`.execute(db);
+        // Retention deletes the oldest lines of the whole store, whatever their function.
+        await db.schema.createIndex('logs_ts_idx').on('logs').column('ts').execute();
+        await db.schema
+          .createTable('log_usage')
+          .addColumn('function_name', 'text', (col) => col.primaryKey())
+          .addColumn('lines', 'bigint', (col) => col.notNull())
+          .addColumn('bytes', 'bigint', (col) => col.notNull())
+          .execute();
+        await sql`insert into log_usage (function_name, lines, bytes)
+          select function_name, count(*), sum(bytes) from logs group by function_name`.execute(db);
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropTable('log_usage').ifExists().execute();
+        await db.schema.dropIndex('logs_ts_idx').ifExists().execute();
+        await db.schema.alterTable('logs').dropColumn('bytes').execute();
+      },
+    },
   };
 }
 

@@ -66,6 +66,18 @@ export interface LogsTable {
   ts: Int8;
   level: string;
   message: string;
+  /** UTF-8 bytes of `message`: what the size retention counts (written with the row, never recomputed). */
+  bytes: number;
+}
+
+/**
+ * Running totals of the logs table per function, updated in the transaction that inserts or deletes the
+ * lines, so the size retention reads the store's total from a few rows instead of summing every line.
+ */
+export interface LogUsageTable {
+  function_name: string;
+  lines: Int8;
+  bytes: Int8;
 }
 
 export interface AliasesTable {
@@ -135,6 +147,7 @@ export interface Database {
   artifacts: ArtifactsTable;
   invocations: InvocationsTable;
   logs: LogsTable;
+  log_usage: LogUsageTable;
   aliases: AliasesTable;
   triggers: TriggersTable;
   secrets: SecretsTable;

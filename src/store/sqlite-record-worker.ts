@@ -22,13 +22,25 @@ const insertInvocation = db.prepare(\`insert into invocations (id, function_name
   @error_json, @memory_mb, @billed_ms, @in_flight, @log_bytes, @log_truncated) on conflict (id) do nothing\`);
 const maxRowid = db.prepare('select coalesce(max(rowid), 0) from invocations').pluck();
 const rollUp = db.prepare(workerData.rollupSql);
-const insertLog = db.prepare(\`insert into logs (invocation_id, function_name, seq, ts, level, message)
-  values (@invocation_id, @function_name, @seq, @ts, @level, @message) on conflict (invocation_id, seq) do nothing\`);
+const insertLog = db.prepare(\`insert into logs (invocation_id, function_name, seq, ts, level, message, bytes)
+  values (@invocation_id, @function_name, @seq, @ts, @level, @message, @bytes) on conflict (invocation_id, seq) do nothing\`);
+const addUsage = db.prepare(\`insert into log_usage (function_name, lines, bytes) values (?, ?, ?)
+  on conflict (function_name) do update set lines = log_usage.lines + excluded.lines,
+  bytes = log_usage.bytes + excluded.bytes\`);
 const write = db.transaction((rows, logRows) => {
   const mark = maxRowid.get();
   for (const row of rows) insertInvocation.run(row);
   if (rows.length > 0) rollUp.run(mark);
-  for (const row of logRows) insertLog.run(row);
+  // The store's log totals move in the transaction that inserts the lines, counting only lines inserted.
+  const added = new Map();
+  for (const row of logRows) {
+    if (insertLog.run(row).changes === 0) continue;
+    const usage = added.get(row.function_name) ?? { lines: 0, bytes: 0 };
+    usage.lines += 1;
+    usage.bytes += row.bytes;
+    added.set(row.function_name, usage);
+  }
+  for (const [name, usage] of added) addUsage.run(name, usage.lines, usage.bytes);
 });
 parentPort.on('message', (batch) => {
   if (batch === 'close') { db.close(); parentPort.close(); return; }

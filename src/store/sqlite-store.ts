@@ -41,6 +41,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Kyse
     database.pragma('journal_mode = WAL');
     database.pragma('synchronous = NORMAL');
     database.pragma('foreign_keys = ON');
+    // SQLite's lower() folds ASCII only; log search lowers both sides, and must fold 'É' as Postgres does.
+    database.function('lower', { deterministic: true }, (text: unknown) =>
+      typeof text === 'string' ? text.toLowerCase() : text,
+    );
   } catch (error) {
     database.close();
     throw error;

@@ -1,21 +1,2 @@
-/**
- * Time as the cron scheduler sees it: injected, so tests drive a fake clock and run instantly.
- */
-export interface SchedulerClock {
-  /** Epoch ms. */
-  now(): number;
-  /** Calls `callback` once after `delayMs`; the returned function cancels it. */
-  setTimer(callback: () => void, delayMs: number): () => void;
-}
-
-/** Node's setTimeout stores delays in a signed 32-bit int: a longer one fires at once (with a warning). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-export const systemClock: SchedulerClock = {
-  now: () => Date.now(),
-  setTimer(callback, delayMs) {
-    // Unref'd: a pending slot must not keep a closing process alive; the HTTP server keeps a running one.
-    const timer = setTimeout(callback, Math.min(delayMs, MAX_TIMER_MS)).unref();
-    return () => clearTimeout(timer);
-  },
-};
+/** The cron scheduler's time is core's injectable {@link Clock}. */
+export { MAX_TIMER_MS, systemClock, type Clock as SchedulerClock } from '../core/clock.js';

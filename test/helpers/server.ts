@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { bundleFunction } from '../../src/build/bundle-function.js';
 import { StratoClient, type DeployRequest, type FunctionResponse } from '../../src/client/strato-client.js';
 import { parseServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
 
 export interface TestServer extends RunningServer {
   client: StratoClient;
@@ -18,11 +18,14 @@ export interface TestServer extends RunningServer {
  * A real server on port 0 with its own temp data dir and SQLite file. With `overrides.dataDir`, it runs
  * on that dir and `stop()` leaves it in place (a restart test starts a second server on it).
  */
-export async function startTestServer(overrides: Partial<ServerConfigInput> = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Partial<ServerConfigInput> = {},
+  options: ServerOptions = {},
+): Promise<TestServer> {
   const ownDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'strato-test-'));
   const config = parseServerConfig({ port: 0, dataDir, isolateHosts: 1, logLevel: 'silent', ...overrides });
-  const server = await startServer(config, pino({ level: 'silent' }));
+  const server = await startServer(config, pino({ level: 'silent' }), options);
   return {
     ...server,
     client: new StratoClient(server.url),
