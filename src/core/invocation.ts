@@ -28,6 +28,10 @@ export interface InvocationRecord {
   billedMs: number;
   logBytes: number;
   logTruncated: boolean;
+  /** W3C trace id (32 hex) the invocation belongs to: the caller's, or one started for it. */
+  traceId: string | null;
+  /** Id of the invocation's own span (16 hex): the parent of what the function calls. */
+  spanId: string | null;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

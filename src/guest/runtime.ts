@@ -84,7 +84,13 @@ function responseArguments(response: GuestResponse): [GuestResponseKind, string]
 }
 
 /** Starts one invocation; the outcome arrives through `host.complete`, possibly after timers fire. */
-function invoke(invocationId: string, kind: GuestPayloadKind, payload: string, deadline: number): void {
+function invoke(
+  invocationId: string,
+  kind: GuestPayloadKind,
+  payload: string,
+  deadline: number,
+  traceparent: string,
+): void {
   const pending: Array<Promise<unknown>> = [];
   let responded = false;
   let settled = false;
@@ -110,6 +116,7 @@ function invoke(invocationId: string, kind: GuestPayloadKind, payload: string, d
           ? { kind: 'event', eventJson: payload }
           : { kind: 'http', request: parse(payload) as HttpRequestPayload },
       deadline,
+      traceparent,
     };
   } catch (error) {
     fail(error);

@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import type { VersionRecord } from '../core/function.js';
 import type { InvocationRecord, InvocationTrigger, LogLine } from '../core/invocation.js';
 import type { PreparedImage } from '../core/container-image.js';
-import type { InstanceSpec, InvokePayload, InvokeResult } from '../core/sandbox.js';
+import type { InstanceSpec, InvocationTrace, InvokePayload, InvokeResult } from '../core/sandbox.js';
 import type { Store } from '../core/store.js';
 import { isStratoError, StratoError } from '../core/strato-error.js';
 import type { Lease, Scheduler } from '../scheduler/instance-pool.js';
 import type { InvocationRecorder } from '../observe/invocation-recorder.js';
 import type { InvocationMetrics } from '../observe/metrics.js';
+import { idOnlyTracer, type InvocationTracer } from '../observe/invocation-tracer.js';
+import type { TraceParent } from '../core/trace-context.js';
 import type { VersionResolver } from './version-resolver.js';
 import type { StackMapper } from './stack-mapper.js';
 import { bucketParamsOf, RateLimiter, rateLimitKey } from '../ratelimit/rate-limiter.js';
@@ -19,6 +21,8 @@ export interface InvokeInput {
   qualifier: string | undefined;
   payload: InvokePayload;
   trigger: InvocationTrigger;
+  /** The caller's W3C trace context; without one the invocation starts a new trace. */
+  traceParent?: TraceParent | undefined;
 }
 
 /** What the caller gets back: as soon as the response is ready (recording happens when it settles). */
@@ -27,6 +31,8 @@ export interface InvocationResponse {
   version: VersionRecord;
   cold: boolean;
   result: InvokeResult;
+  /** The invocation's span: the caller gets it back as `traceparent`. */
+  trace: InvocationTrace;
 }
 
 export interface InvokerDependencies {
@@ -40,6 +46,8 @@ export interface InvokerDependencies {
   rateLimiter?: RateLimiter;
   /** Prometheus counters of outcomes, durations, cold starts and throttles. @default none recorded */
   metrics?: InvocationMetrics;
+  /** Makes each invocation's span (ids always; OpenTelemetry export when configured). @default idOnlyTracer */
+  tracer?: InvocationTracer;
   /**
    * Makes a container-image version's root file system ready on this node (image/image-service.ts), by the
    * version's `codeSha256` (its stored image descriptor). @default image functions fail to start
@@ -56,8 +64,11 @@ export class Invoker {
 
   private readonly rateLimiter: RateLimiter;
 
+  private readonly tracer: InvocationTracer;
+
   constructor(private readonly deps: InvokerDependencies) {
     this.rateLimiter = deps.rateLimiter ?? new RateLimiter();
+    this.tracer = deps.tracer ?? idOnlyTracer;
   }
 
   /** Refuses new invocations (graceful shutdown); in-flight ones finish. */
@@ -80,16 +91,25 @@ export class Invoker {
     }
     const invocationId = randomUUID();
     const startedAt = new Date();
+    const span = this.tracer.start(input.traceParent, {
+      functionName: version.functionName,
+      version: version.version,
+      trigger: input.trigger,
+      invocationId,
+      startedAt: startedAt.getTime(),
+    });
+    const trace = span.trace;
     const request = {
       invocationId,
       payload: input.payload,
       deadline: startedAt.getTime() + version.config.timeoutMs,
+      trace,
     };
     return new Promise<InvocationResponse>((resolve, reject) => {
       let responded = false;
       const respond = (result: InvokeResult) => {
         responded = true;
-        resolve({ invocationId, version, cold: lease.cold, result });
+        resolve({ invocationId, version, cold: lease.cold, result, trace });
       };
       lease.instance
         .invoke(request, { onResponse: respond })
@@ -107,10 +127,16 @@ export class Invoker {
             durationMs: result.durationMs,
             initDurationMs: result.initDurationMs,
           });
-          this.record(invocationId, input.trigger, version, startedAt, lease.cold, result);
+          span.end({
+            outcome: result.outcome,
+            cold: lease.cold,
+            errorMessage: result.outcome === 'success' ? undefined : result.error.message,
+          });
+          this.record(invocationId, input.trigger, version, startedAt, lease.cold, result, trace);
         })
         .catch((error: unknown) => {
           lease.release();
+          span.end({ outcome: 'crashed', cold: lease.cold, errorMessage: 'the invocation failed' });
           this.deps.logger.error(
             { err: error, invocationId, functionName: version.functionName },
             'invoke failed',
@@ -203,6 +229,7 @@ export class Invoker {
     startedAt: Date,
     cold: boolean,
     result: InvokeResult,
+    trace: InvocationTrace,
   ): void {
     const record: InvocationRecord = {
       id: invocationId,
@@ -219,6 +246,8 @@ export class Invoker {
       billedMs: Math.max(1, Math.ceil(result.durationMs)),
       logBytes: result.logBytes,
       logTruncated: result.logTruncated,
+      traceId: trace.traceId,
+      spanId: trace.spanId,
     };
     const logs: LogLine[] = result.logs.map((line, seq) => ({
       invocationId,

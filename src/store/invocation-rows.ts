@@ -26,6 +26,8 @@ export function toInvocationRow(record: InvocationRecord): Insertable<Invocation
     billed_ms: record.billedMs,
     log_bytes: record.logBytes,
     log_truncated: record.logTruncated ? 1 : 0,
+    trace_id: record.traceId,
+    span_id: record.spanId,
   };
 }
 
@@ -45,6 +47,8 @@ export function toInvocationRecord(row: Selectable<InvocationsTable>): Invocatio
     billedMs: row.billed_ms,
     logBytes: row.log_bytes,
     logTruncated: row.log_truncated === 1,
+    traceId: row.trace_id,
+    spanId: row.span_id,
   };
 }
 

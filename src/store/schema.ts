@@ -54,6 +54,9 @@ export interface InvocationsTable {
   billed_ms: number;
   log_bytes: number;
   log_truncated: number;
+  /** Added by 0005_trace_ids: null for records written before it. */
+  trace_id: string | null;
+  span_id: string | null;
 }
 
 export interface LogsTable {

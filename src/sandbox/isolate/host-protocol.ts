@@ -36,6 +36,8 @@ export type GatewayToHost =
       payload: string;
       /** Epoch ms. */
       deadline: number;
+      /** The invocation span's W3C traceparent, or '' when it has none. */
+      traceparent: string;
     }
   | { t: 'dispose'; instanceId: string }
   | { t: 'forget-code'; codeSha256: string };

@@ -1,3 +1,4 @@
+import { formatTraceparent } from '../../core/trace-context.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
@@ -115,6 +116,7 @@ export class IsolateSandbox implements Sandbox {
       this.pending.set(request.invocationId, { instance, options, response: undefined, resolve });
       try {
         const { invocationId, payload, deadline } = request;
+        const traceparent = request.trace === undefined ? '' : formatTraceparent(request.trace);
         this.hosts[instance.hostIndex]!.send(
           payload.kind === 'event'
             ? {
@@ -124,6 +126,7 @@ export class IsolateSandbox implements Sandbox {
                 kind: 'event',
                 payload: payload.eventJson,
                 deadline,
+                traceparent,
               }
             : {
                 t: 'invoke',
@@ -132,6 +135,7 @@ export class IsolateSandbox implements Sandbox {
                 kind: 'http',
                 payload: JSON.stringify(payload.request),
                 deadline,
+                traceparent,
               },
         );
       } catch (error) {

@@ -84,8 +84,8 @@ function handle(message: GatewayToHost): void {
         });
         return;
       }
-      const { invocationId, kind, payload, deadline } = message;
-      instance.invoke(invocationId, kind, payload, deadline);
+      const { invocationId, kind, payload, deadline, traceparent } = message;
+      instance.invoke(invocationId, kind, payload, deadline, traceparent);
       return;
     }
     case 'dispose': {

@@ -142,7 +142,13 @@ export class IsolateInstance implements CellOwner {
     }, 0);
   }
 
-  invoke(invocationId: string, kind: GuestPayloadKind, payload: string, deadline: number): void {
+  invoke(
+    invocationId: string,
+    kind: GuestPayloadKind,
+    payload: string,
+    deadline: number,
+    traceparent: string,
+  ): void {
     const init = this.init;
     this.init = undefined;
     const remainingMs = Math.max(1, deadline - Date.now());
@@ -172,7 +178,7 @@ export class IsolateInstance implements CellOwner {
       );
       return;
     }
-    this.callIn(() => this.invokeRef!, [invocationId, kind, payload, deadline], remainingMs);
+    this.callIn(() => this.invokeRef!, [invocationId, kind, payload, deadline, traceparent], remainingMs);
   }
 
   dispose(): void {

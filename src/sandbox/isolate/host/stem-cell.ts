@@ -23,6 +23,7 @@ export type GuestInvoke = (
   kind: GuestPayloadKind,
   payload: string,
   deadline: number,
+  traceparent: string,
 ) => void;
 
 /**
