@@ -21,6 +21,8 @@ import { StackMapper } from './invoke/stack-mapper.js';
 import { VersionResolver } from './invoke/version-resolver.js';
 import { InvocationRecorder } from './observe/invocation-recorder.js';
 import { PlatformMetrics } from './observe/metrics.js';
+import { idOnlyTracer } from './observe/invocation-tracer.js';
+import { createOtlpTracer } from './observe/otel-tracer.js';
 import { createLogger } from './observe/logger.js';
 import { extractZip } from './build/zip-archive.js';
 import { IsolateSandbox } from './sandbox/isolate/isolate-sandbox.js';
@@ -91,8 +93,12 @@ export async function startServer(
     memoryBudgetMb: () => scheduler.capacity.memoryBudgetMb,
     queueDepth: () => queue.depth(),
   });
+  // Without an endpoint no OpenTelemetry object is ever made: the invoke path only draws ids.
+  const tracer =
+    config.otlpEndpoint === undefined ? idOnlyTracer : createOtlpTracer({ url: config.otlpEndpoint });
   const invoker = new Invoker({
     metrics,
+    tracer,
     store,
     scheduler,
     resolver,
@@ -211,6 +217,10 @@ export async function startServer(
       app.server.closeAllConnections();
       clearInterval(idleCloser);
       await recorder.close();
+      // The spans of the invocations that just ended are still in the batch: send them before exiting.
+      await tracer
+        .shutdown()
+        .catch((error: unknown) => logger.warn({ err: error }, 'flushing spans to the collector failed'));
       await queue.close();
       await store.close();
     })();

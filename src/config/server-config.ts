@@ -118,6 +118,15 @@ export const serverConfigSchema = z
      * from `STRATO_LAMBDA_ACCESS_KEY_ID` / `STRATO_LAMBDA_SECRET_ACCESS_KEY`.
      */
     lambdaCredentials: z.array(lambdaCredentialSchema).default([]),
+    /**
+     * OpenTelemetry collector to export invocation spans to over OTLP/HTTP: its base URL
+     * (`http://127.0.0.1:4318`, `/v1/traces` is appended) or a full URL ending in `/v1/traces`.
+     * @default unset: nothing is exported and the invoke path does no OpenTelemetry work
+     */
+    otlpEndpoint: z
+      .url({ protocol: /^https?$/ })
+      .transform(otlpTracesUrl)
+      .optional(),
   })
   // node:http refuses a headers timeout longer than the whole-request timeout.
   .refine((config) => config.headersTimeout <= config.requestTimeout, {
@@ -141,7 +150,15 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_LOG_LEVEL: 'logLevel',
   STRATO_IMAGE_CACHE_DIR: 'imageCacheDir',
   STRATO_IMAGE_WARM_UP: 'imageWarmUp',
+  STRATO_OTLP_ENDPOINT: 'otlpEndpoint',
 };
+
+/** OTLP's rule for a base endpoint: the signal's path is appended (OTEL_EXPORTER_OTLP_ENDPOINT). */
+function otlpTracesUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (!url.pathname.endsWith('/v1/traces')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;
+  return url.href;
+}
 
 /**
  * Resolves the server config: defaults < config file (`--config`, `STRATO_CONFIG`, or
