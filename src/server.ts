@@ -57,6 +57,7 @@ export async function startServer(
     hosts: config.isolateHosts,
     stemCells: config.isolateStemCells,
     codeCache: config.isolateCodeCache,
+    egress: config.isolateEgress,
     logLimitBytes: config.logLimitPerInvocation,
     logger,
   });

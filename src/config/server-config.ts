@@ -11,6 +11,12 @@ const storeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('postgres'), url: z.string().min(1), schema: z.string().optional() }),
 ]);
 
+/** A switch from a config file (true/false) or an env var ("true"/"false"). */
+const booleanSetting = z.union([
+  z.boolean(),
+  z.enum(['true', 'false']).transform((value) => value === 'true'),
+]);
+
 const registryCredentialSchema = z.strictObject({
   username: z.string().min(1).max(256),
   password: z.string().min(1).max(4096),
@@ -41,9 +47,7 @@ export const serverConfigSchema = z
      * Reuse V8 code cache data (produced by Strato, per host) when compiling the guest runtime and bundles.
      * false compiles every script from source (for measurements).
      */
-    isolateCodeCache: z
-      .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
-      .default(true),
+    isolateCodeCache: booleanSetting.default(true),
     /** Largest request body accepted by invoke and HTTP triggers. */
     maxPayload: byteSize.default(6 * 1024 * 1024),
     /** Largest deploy body (bundle + source map). */
@@ -107,9 +111,7 @@ export const serverConfigSchema = z
      * Start one instance of a container-image version when it is deployed, so its first call is warm. false
      * leaves every first call cold (for the cold-start benchmark).
      */
-    imageWarmUp: z
-      .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
-      .default(true),
+    imageWarmUp: booleanSetting.default(true),
     /** Largest image tarball accepted by `POST /v1/images/archive` (`strato deploy --image-archive`). */
     maxImageArchive: byteSize.default(2 * 1024 ** 3),
     /**
@@ -118,6 +120,11 @@ export const serverConfigSchema = z
      * from `STRATO_LAMBDA_ACCESS_KEY_ID` / `STRATO_LAMBDA_SECRET_ACCESS_KEY`.
      */
     lambdaCredentials: z.array(lambdaCredentialSchema).default([]),
+    /**
+     * Lets isolate functions' `fetch` reach any http(s) host (no filtering). Off by default: egress is denied.
+     * A stand-in until per-function egress policies exist.
+     */
+    isolateEgress: booleanSetting.default(false),
     /**
      * OpenTelemetry collector to export invocation spans to over OTLP/HTTP: its base URL
      * (`http://127.0.0.1:4318`, `/v1/traces` is appended) or a full URL ending in `/v1/traces`.
@@ -151,6 +158,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_IMAGE_CACHE_DIR: 'imageCacheDir',
   STRATO_IMAGE_WARM_UP: 'imageWarmUp',
   STRATO_OTLP_ENDPOINT: 'otlpEndpoint',
+  STRATO_ISOLATE_EGRESS: 'isolateEgress',
 };
 
 /** OTLP's rule for a base endpoint: the signal's path is appended (OTEL_EXPORTER_OTLP_ENDPOINT). */

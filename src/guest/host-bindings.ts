@@ -14,6 +14,11 @@ export interface HostBindings {
   randomBytes(length: number): ArrayBuffer;
   /** WHATWG URL parsing by the host's URL implementation; null when the input is not a valid URL. */
   parseUrl(input: string, base: string | undefined): UrlRecord | null;
+  /**
+   * Starts outbound request `id` (the guest's `fetch`); the host answers with the runtime's
+   * `settleFetch(id, ...)`. `headersJson` is JSON of [name, value] pairs, `bodyBase64` '' for no body.
+   */
+  startFetch(id: number, method: string, url: string, headersJson: string, bodyBase64: string): void;
   /** Hands an invocation's outcome to the host (see GuestCompletionStatus for the arguments). */
   complete(
     this: void,

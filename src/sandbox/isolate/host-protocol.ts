@@ -13,6 +13,8 @@ export type GatewayToHost =
       stemCells: number;
       /** Reuse V8 code cache data between isolates of this host. */
       codeCache: boolean;
+      /** Guests' fetch may reach the network; false: it rejects (egress denied). */
+      egress: boolean;
     }
   | {
       t: 'start';

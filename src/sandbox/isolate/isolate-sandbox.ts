@@ -23,6 +23,11 @@ export interface IsolateSandboxOptions {
   stemCells?: number;
   /** Reuse Strato-produced V8 code cache data per host. @default true */
   codeCache?: boolean;
+  /**
+   * Lets functions' `fetch` reach the network (any http(s) host, no filtering: a stand-in until a
+   * per-function egress policy exists). @default false (fetch rejects: egress is denied)
+   */
+  egress?: boolean;
   /** Console output kept per invocation. */
   logLimitBytes: number;
   logger: Logger;
@@ -65,6 +70,7 @@ export class IsolateSandbox implements Sandbox {
             runtimeSource,
             stemCells: options.stemCells ?? 2,
             codeCache: options.codeCache ?? true,
+            egress: options.egress ?? false,
           },
           {
             onMessage: (message) => sandbox.onHostMessage(message),

@@ -9,6 +9,7 @@ const MIN_ISOLATE_MEMORY_MB = 8;
 export interface CellOwner {
   setTimer(id: number, delayMs: number): void;
   clearTimer(id: number): void;
+  startFetch(id: number, method: unknown, url: unknown, headersJson: unknown, bodyBase64: unknown): void;
   complete(
     invocationId: string,
     status: GuestCompletionStatus,
@@ -26,6 +27,16 @@ export type GuestInvoke = (
   traceparent: string,
 ) => void;
 
+/** The runtime's `settleFetch(id, status, statusText, headersJson, bodyBase64, error)`. */
+export type GuestSettleFetch = (
+  id: number,
+  status: number,
+  statusText: string,
+  headersJson: string,
+  bodyBase64: string,
+  error: string,
+) => void;
+
 /**
  * An isolate with the guest runtime already evaluated and no function in it yet (the survey's
  * pre-configured sandbox, "stem cell"): a function's instance only has to load its own code.
@@ -37,6 +48,7 @@ export interface StemCell {
   loadRef: ivm.Reference<(configJson: string) => string>;
   invokeRef: ivm.Reference<GuestInvoke>;
   fireTimerRef: ivm.Reference<(id: number) => void>;
+  settleFetchRef: ivm.Reference<GuestSettleFetch>;
   /** Set when the cell is handed to an instance; callbacks before that are ignored. */
   owner: CellOwner | undefined;
 }
@@ -61,6 +73,10 @@ export function createStemCell(runtime: GuestRuntimeImage, memoryMb: number): St
           logsJson: string,
         ) => cell.owner?.complete(invocationId, status, kind, body, logsJson),
       ),
+      new ivm.Callback(
+        (id: number, method: unknown, url: unknown, headersJson: unknown, bodyBase64: unknown) =>
+          cell.owner?.startFetch(id, method, url, headersJson, bodyBase64),
+      ),
     ]);
     const runtimeRef = context.global.getSync('__strato_runtime', { reference: true }) as ivm.Reference<
       Record<string, unknown>
@@ -68,6 +84,9 @@ export function createStemCell(runtime: GuestRuntimeImage, memoryMb: number): St
     cell.loadRef = runtimeRef.getSync('load', { reference: true }) as StemCell['loadRef'];
     cell.invokeRef = runtimeRef.getSync('invoke', { reference: true }) as StemCell['invokeRef'];
     cell.fireTimerRef = runtimeRef.getSync('fireTimer', { reference: true }) as StemCell['fireTimerRef'];
+    cell.settleFetchRef = runtimeRef.getSync('settleFetch', {
+      reference: true,
+    }) as StemCell['settleFetchRef'];
     runtimeRef.release();
     context.global.deleteSync('__strato_runtime');
     return cell;
