@@ -1,14 +1,17 @@
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InvocationRecord } from '../src/core/invocation.js';
 import { parseTraceparent, toXRayTraceHeader } from '../src/core/trace-context.js';
 import { detectConfinement } from '../src/sandbox/process/index.js';
-import { startTestServer, uniqueName, type TestServer } from './helpers/server.js';
+import { deploySource, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
 import { zipOf } from './helpers/zip.js';
 
 const support = await detectConfinement();
 const TRACE_ID = '5759e988bd862e3fe1be46a994272793';
+const credentials = { accessKeyId: 'STRATOTRACEKEY000001', secretAccessKey: 'strato-trace-secret-key-01' };
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ lambdaCredentials: [credentials] });
 });
 afterAll(async () => {
   await server.stop();
@@ -46,4 +49,42 @@ describe('trace context in the Runtime API tiers', () => {
       expect(body.xray).toBe(toXRayTraceHeader({ traceId: TRACE_ID, spanId: span!.parentId, flags: 1 }));
     },
   );
+
+  it('continues an X-Ray trace the AWS SDK sends from inside a Lambda function, sync and Event', async () => {
+    const name = uniqueName('trace-sdk');
+    await deploySource(server.client, name, `export default async () => 'ok';`);
+    const lambda = new LambdaClient({
+      endpoint: server.url,
+      region: 'eu-central-1',
+      credentials,
+      maxAttempts: 1,
+    });
+    // The SDK's recursion detection sends X-Amzn-Trace-Id from _X_AMZN_TRACE_ID inside a Lambda function.
+    const parentSpan = 'a2b3c4d5e6f70819';
+    process.env['AWS_LAMBDA_FUNCTION_NAME'] = 'caller';
+    process.env['_X_AMZN_TRACE_ID'] = toXRayTraceHeader({ traceId: TRACE_ID, spanId: parentSpan, flags: 1 });
+    try {
+      const payload = new TextEncoder().encode('{}');
+      const sync = await lambda.send(new InvokeCommand({ FunctionName: name, Payload: payload }));
+      expect(sync.StatusCode).toBe(200);
+      const queued = await lambda.send(
+        new InvokeCommand({ FunctionName: name, Payload: payload, InvocationType: 'Event' }),
+      );
+      expect(queued.StatusCode).toBe(202);
+    } finally {
+      delete process.env['AWS_LAMBDA_FUNCTION_NAME'];
+      delete process.env['_X_AMZN_TRACE_ID'];
+      lambda.destroy();
+    }
+    let records: InvocationRecord[] = [];
+    await expect
+      .poll(async () => (records = (await server.client.listInvocations(name)).invocations).length, {
+        timeout: 10_000,
+      })
+      .toBe(2);
+    expect(records.map((r) => [r.trigger, r.traceId]).sort()).toEqual([
+      ['async', TRACE_ID],
+      ['invoke', TRACE_ID],
+    ]);
+  });
 });
