@@ -100,7 +100,6 @@ describe('OpenTelemetry export', () => {
       'faas.name': name,
       'faas.version': '1',
       'faas.coldstart': true,
-      'faas.trigger': 'http',
       'strato.outcome': 'success',
       'strato.trigger': 'invoke',
     });

@@ -3,7 +3,6 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import type { InvocationTrigger } from '../core/invocation.js';
 import type { TraceParent } from '../core/trace-context.js';
 import type { InvocationSpan, InvocationSpanStart, InvocationTracer } from './invocation-tracer.js';
 
@@ -17,9 +16,6 @@ export interface OtlpTracerOptions {
   /** @default 1000 */
   exportDelayMs?: number;
 }
-
-/** FaaS semantic conventions (incubating): an invoke is an HTTP request; the queue is a message. */
-const FAAS_TRIGGER: Record<InvocationTrigger, string> = { invoke: 'http', http: 'http', async: 'pubsub' };
 
 /**
  * Invocation spans exported with OpenTelemetry over OTLP/HTTP (JSON): one SERVER span per invocation,
@@ -65,11 +61,10 @@ function startSpan(
     {
       kind: SpanKind.SERVER,
       startTime: start.startedAt,
+      // Few attributes: serialising them is most of a span's cost (profiled: OTLP JSON encoding).
       attributes: {
         'faas.name': start.functionName,
         'faas.version': String(start.version),
-        'faas.trigger': FAAS_TRIGGER[start.trigger],
-        'faas.invocation_id': start.invocationId,
         'strato.trigger': start.trigger,
       },
     },
