@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { bundleFunction } from '../src/build/bundle-function.js';
 import { StratoClient } from '../src/client/strato-client.js';
 import { startListening, stopChild } from './child-server.js';
@@ -80,7 +81,23 @@ async function startStrato(dataDir: string, env: Record<string, string>) {
   return server;
 }
 
-async function main(): Promise<void> {
+export interface TracingComparison {
+  off: Measured[];
+  on: Measured[];
+  /** Median over rounds of on/off req/s of back-to-back runs. */
+  medianRatio: number;
+  cpuOff: number;
+  cpuOn: number;
+  spans: number;
+}
+
+type Measured = LoadResult & { cpuUsPerRequest: number };
+
+export const mean = (list: Measured[], pick: (r: Measured) => number) =>
+  list.reduce((sum, r) => sum + pick(r), 0) / list.length;
+
+/** Runs both servers and the sink, alternating load runs; `npm run bench` adds its rows from this. */
+export async function compareTracing(seconds = SECONDS, rounds = ROUNDS): Promise<TracingComparison> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strato-bench-tracing-'));
   const sink = await startSink();
   const off = await startStrato(path.join(dataDir, 'off'), {});
@@ -104,18 +121,17 @@ async function main(): Promise<void> {
     const requests = result.requestsPerSecond * seconds;
     return { ...result, cpuUsPerRequest: ((treeCpuSeconds(server.child.pid!) - cpuBefore) * 1e6) / requests };
   };
-  type Measured = LoadResult & { cpuUsPerRequest: number };
   const results: { off: Measured[]; on: Measured[] } = { off: [], on: [] };
   try {
     await run(off, false, 2);
     await run(on, true, 2);
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       if (round % 2 === 0) {
-        results.off.push(await run(off, false, SECONDS));
-        results.on.push(await run(on, true, SECONDS));
+        results.off.push(await run(off, false, seconds));
+        results.on.push(await run(on, true, seconds));
       } else {
-        results.on.push(await run(on, true, SECONDS));
-        results.off.push(await run(off, false, SECONDS));
+        results.on.push(await run(on, true, seconds));
+        results.off.push(await run(off, false, seconds));
       }
     }
     // Give the last batch its export delay, so the span count covers the runs.
@@ -126,16 +142,24 @@ async function main(): Promise<void> {
     await sink.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const mean = (list: Measured[], pick: (r: Measured) => number) =>
-    list.reduce((sum, r) => sum + pick(r), 0) / list.length;
   const ratios = results.on.map((r, i) => r.requestsPerSecond / results.off[i]!.requestsPerSecond);
   const medianRatio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+  return {
+    ...results,
+    medianRatio,
+    cpuOff: mean(results.off, (r) => r.cpuUsPerRequest),
+    cpuOn: mean(results.on, (r) => r.cpuUsPerRequest),
+    spans: sink.spans(),
+  };
+}
+
+async function main(): Promise<void> {
+  const { off, on, medianRatio, cpuOff, cpuOn, spans } = await compareTracing();
+  const results = { off, on };
   const errors = [...results.off, ...results.on].reduce((sum, r) => sum + r.errors + r.non2xx, 0);
   console.log(
     `\nnode ${process.version}, ${os.cpus().length} cores, ${ROUNDS} x ${SECONDS}s per side, ${CONNECTIONS} conn, load generator: ${loadGenerator}\n`,
   );
-  const cpuOff = mean(results.off, (r) => r.cpuUsPerRequest);
-  const cpuOn = mean(results.on, (r) => r.cpuUsPerRequest);
   console.log('| what | req/s | p50 ms | p99 ms | server CPU µs/req | note |');
   console.log('|---|---|---|---|---|---|');
   const line = (what: string, list: Measured[], note: string) =>
@@ -146,7 +170,7 @@ async function main(): Promise<void> {
   line(
     'warm invoke, tracing on (OTLP export + traceparent)',
     results.on,
-    `req/s median ratio ${medianRatio.toFixed(3)}x off; CPU/req ${(cpuOn / cpuOff).toFixed(3)}x off (throughput ${(cpuOff / cpuOn).toFixed(3)}x at equal CPU); ${sink.spans()} spans exported`,
+    `req/s median ratio ${medianRatio.toFixed(3)}x off; CPU/req ${(cpuOn / cpuOff).toFixed(3)}x off (throughput ${(cpuOff / cpuOn).toFixed(3)}x at equal CPU); ${spans} spans exported`,
   );
   console.log(
     `\nper round (off/on req/s): ${results.off.map((r, i) => `${r.requestsPerSecond.toFixed(0)}/${results.on[i]!.requestsPerSecond.toFixed(0)}`).join(', ')}`,
@@ -154,4 +178,5 @@ async function main(): Promise<void> {
   if (errors > 0) console.log(`errors or non-2xx: ${errors}`);
 }
 
-await main();
+// Alone (`node --import tsx bench/tracing.ts`) it prints its own table; imported by run.ts it does not.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
