@@ -1,9 +1,14 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvocationRecord } from '../src/core/invocation.js';
 import { parseTraceparent } from '../src/core/trace-context.js';
-import { deploySource, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
+import {
+  deploySource,
+  startTestServer,
+  uniqueName,
+  waitForInvocations,
+  type TestServer,
+} from './helpers/server.js';
 
 const TRACE_ID = 'a3ce929d0e0e47364bf92f3577b34da6';
 const CALLER_SPAN = '0ba902b700f067aa';
@@ -42,20 +47,6 @@ afterAll(async () => {
   await new Promise<void>((resolve) => sink.close(() => resolve()));
 });
 
-async function recordsOf(name: string, count: number): Promise<InvocationRecord[]> {
-  let records: InvocationRecord[] = [];
-  await expect
-    .poll(
-      async () => {
-        records = (await server.client.listInvocations(name)).invocations;
-        return records.length;
-      },
-      { timeout: 10_000, interval: 25 },
-    )
-    .toBe(count);
-  return records;
-}
-
 describe('trace propagation through a function', () => {
   it('carries the caller trace onto outbound fetch calls and into the async child they cause', async () => {
     const caller = uniqueName('trace-parent');
@@ -84,8 +75,8 @@ describe('trace propagation through a function', () => {
     expect(outbound?.parentId).not.toBe(invocationSpan);
     expect(outbound?.parentId).not.toBe(CALLER_SPAN);
 
-    const [callerRecord] = await recordsOf(caller, 1);
-    const [childRecord] = await recordsOf(child, 1);
+    const [callerRecord] = await waitForInvocations(server.client, caller, 1);
+    const [childRecord] = await waitForInvocations(server.client, child, 1);
     expect(callerRecord?.traceId).toBe(TRACE_ID);
     expect(callerRecord?.spanId).toBe(invocationSpan);
     expect(childRecord).toMatchObject({ traceId: TRACE_ID, trigger: 'async', outcome: 'success' });

@@ -1,10 +1,15 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvocationRecord } from '../src/core/invocation.js';
 import { parseTraceparent, toXRayTraceHeader } from '../src/core/trace-context.js';
 import { detectConfinement } from '../src/sandbox/process/index.js';
-import { deploySource, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
-import { zipOf } from './helpers/zip.js';
+import {
+  deploySource,
+  startTestServer,
+  uniqueName,
+  waitForInvocations,
+  type TestServer,
+} from './helpers/server.js';
+import { deployNodeZip } from './helpers/zip.js';
 
 const support = await detectConfinement();
 const TRACE_ID = '5759e988bd862e3fe1be46a994272793';
@@ -22,17 +27,8 @@ describe('trace context in the Runtime API tiers', () => {
     'gives a Lambda-style Node handler the span as _X_AMZN_TRACE_ID (X-Ray) and TRACEPARENT (W3C)',
     async () => {
       const name = uniqueName('trace-node');
-      const zip = await zipOf({
+      const deployed = await deployNodeZip(server.url, name, {
         'index.js': `exports.handler = async () => ({ xray: process.env._X_AMZN_TRACE_ID, w3c: process.env.TRACEPARENT });`,
-      });
-      const deployed = await fetch(`${server.url}/v1/functions/${name}`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          zipFile: zip.toString('base64'),
-          runtime: 'nodejs20.x',
-          handler: 'index.handler',
-        }),
       });
       expect(deployed.status, await deployed.clone().text()).toBe(201);
       const response = await fetch(`${server.url}/v1/functions/${name}/invoke`, {
@@ -76,12 +72,7 @@ describe('trace context in the Runtime API tiers', () => {
       delete process.env['_X_AMZN_TRACE_ID'];
       lambda.destroy();
     }
-    let records: InvocationRecord[] = [];
-    await expect
-      .poll(async () => (records = (await server.client.listInvocations(name)).invocations).length, {
-        timeout: 10_000,
-      })
-      .toBe(2);
+    const records = await waitForInvocations(server.client, name, 2);
     expect(records.map((r) => [r.trigger, r.traceId]).sort()).toEqual([
       ['async', TRACE_ID],
       ['invoke', TRACE_ID],

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InvocationRecord } from '../src/core/invocation.js';
 import { parseTraceparent } from '../src/core/trace-context.js';
-import { deploySource, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
+import {
+  deploySource,
+  startTestServer,
+  uniqueName,
+  waitForInvocations,
+  type TestServer,
+} from './helpers/server.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
@@ -25,21 +30,6 @@ function invoke(name: string, headers: Record<string, string>, path = `/v1/funct
   return fetch(`${server.url}${path}`, { method: 'POST', headers, body: '{}' });
 }
 
-/** The function's records, once `count` of them are written (records are flushed in batches). */
-async function recordsOf(name: string, count: number): Promise<InvocationRecord[]> {
-  let records: InvocationRecord[] = [];
-  await expect
-    .poll(
-      async () => {
-        records = (await server.client.listInvocations(name)).invocations;
-        return records.length;
-      },
-      { timeout: 10_000, interval: 25 },
-    )
-    .toBe(count);
-  return records;
-}
-
 describe('trace context on invoke', () => {
   it('continues the caller trace: context, response traceparent and record agree', async () => {
     const name = uniqueName('trace-sync');
@@ -54,7 +44,7 @@ describe('trace context on invoke', () => {
     expect(returned?.flags).toBe(1);
     expect(body.traceId).toBe(TRACE_ID);
     expect(body.traceparent).toBe(response.headers.get('traceparent'));
-    const [record] = await recordsOf(name, 1);
+    const [record] = await waitForInvocations(server.client, name, 1);
     expect(record?.traceId).toBe(TRACE_ID);
     expect(record?.spanId).toBe(returned?.parentId);
   });
@@ -70,7 +60,7 @@ describe('trace context on invoke', () => {
     expect(ids[1]?.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(ids[0]?.traceId).not.toBe(ids[1]?.traceId);
     expect(((await invalid.json()) as { traceId: string }).traceId).toBe(ids[0]?.traceId);
-    const records = await recordsOf(name, 2);
+    const records = await waitForInvocations(server.client, name, 2);
     expect(new Set(records.map((r) => r.traceId))).toEqual(new Set(ids.map((id) => id?.traceId)));
   });
 
@@ -86,7 +76,7 @@ describe('trace context on invoke', () => {
     const body = (await response.json()) as { traceId: string; traceparent: string };
     expect(body.traceId).toBe(TRACE_ID);
     expect(body.traceparent).toBe(response.headers.get('traceparent'));
-    expect((await recordsOf(name, 1))[0]?.traceId).toBe(TRACE_ID);
+    expect((await waitForInvocations(server.client, name, 1))[0]?.traceId).toBe(TRACE_ID);
   });
 
   it('keeps an async invocation and its retries in the trace that queued it', async () => {
@@ -101,7 +91,7 @@ describe('trace context on invoke', () => {
     const response = await invoke(name, { traceparent: TRACEPARENT, prefer: 'respond-async' });
     expect(response.status).toBe(202);
     expect(response.headers.get('traceparent')).toBe(TRACEPARENT);
-    const records = await recordsOf(name, 2);
+    const records = await waitForInvocations(server.client, name, 2);
     expect(records.map((r) => r.outcome).sort()).toEqual(['error', 'success']);
     for (const record of records) expect(record.traceId).toBe(TRACE_ID);
     expect(records[0]?.spanId).not.toBe(records[1]?.spanId);
@@ -113,6 +103,6 @@ describe('trace context on invoke', () => {
     const response = await invoke(name, { prefer: 'respond-async' });
     const accepted = parseTraceparent(response.headers.get('traceparent') ?? undefined);
     expect(accepted).toBeDefined();
-    expect((await recordsOf(name, 1))[0]?.traceId).toBe(accepted?.traceId);
+    expect((await waitForInvocations(server.client, name, 1))[0]?.traceId).toBe(accepted?.traceId);
   });
 });

@@ -5,7 +5,7 @@
  * parent, unless the function set one itself. Only primitives cross the isolate boundary (bodies as
  * base64, headers as JSON), as for every other host binding.
  */
-import type { HostBindings } from './host-bindings.js';
+import type { GuestSettleFetch, HostBindings } from './host-bindings.js';
 import { base64ToBytes, bytesToBase64 } from './bytes.js';
 
 interface RequestLike {
@@ -30,16 +30,8 @@ interface PendingFetch {
 
 export interface GuestFetch {
   fetch(input: unknown, init?: unknown): Promise<unknown>;
-  /** The host's answer: `error` is '' on success, else the reason the request failed. */
-  settle(
-    this: void,
-    id: number,
-    status: number,
-    statusText: string,
-    headersJson: string,
-    bodyBase64: string,
-    error: string,
-  ): void;
+  /** The host's answer (see GuestSettleFetch). */
+  settle: GuestSettleFetch;
   /** The invocation ended: its requests are forgotten (the host aborts them), as its timers are. */
   dropAll(): void;
   /** The current invocation's traceparent ('' when none). */
@@ -92,14 +84,7 @@ export function createGuestFetch(
     });
   }
 
-  function settle(
-    id: number,
-    status: number,
-    statusText: string,
-    headersJson: string,
-    bodyBase64: string,
-    error: string,
-  ): void {
+  const settle: GuestSettleFetch = (id, status, statusText, headersJson, bodyBase64, error) => {
     const waiting = pending.get(id);
     if (waiting === undefined) return;
     pending.delete(id);
@@ -116,7 +101,7 @@ export function createGuestFetch(
     } catch (cause) {
       waiting.reject(cause);
     }
-  }
+  };
 
   return {
     fetch,

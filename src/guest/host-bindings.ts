@@ -30,6 +30,19 @@ export interface HostBindings {
   ): void;
 }
 
+/**
+ * The runtime's `settleFetch`, which the host calls with the answer to `startFetch(id, ...)`: `error` is ''
+ * on success (then `bodyBase64` is '' for no body), else why the request failed.
+ */
+export type GuestSettleFetch = (
+  id: number,
+  status: number,
+  statusText: string,
+  headersJson: string,
+  bodyBase64: string,
+  error: string,
+) => void;
+
 /** The components of a parsed URL, as WHATWG URL getters return them. */
 export interface UrlRecord {
   href: string;

@@ -87,8 +87,7 @@ function handle(message: GatewayToHost): void {
         });
         return;
       }
-      const { invocationId, kind, payload, deadline, traceparent } = message;
-      instance.invoke(invocationId, kind, payload, deadline, traceparent);
+      instance.invoke(message);
       return;
     }
     case 'dispose': {

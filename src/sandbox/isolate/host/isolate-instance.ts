@@ -4,10 +4,9 @@ import type {
   GuestCompletionStatus,
   GuestInitConfig,
   GuestInitResult,
-  GuestPayloadKind,
   GuestResponseKind,
 } from '../../../guest/protocol.js';
-import type { HostCompletion, HostCompletionStatus } from '../host-protocol.js';
+import type { GatewayToHost, HostCompletion, HostCompletionStatus } from '../host-protocol.js';
 import { cleanGuestStack, type CompiledCode } from './compiled-code.js';
 import type { GuestRuntimeImage } from './guest-runtime-image.js';
 import {
@@ -18,6 +17,8 @@ import {
   type StemCellPool,
 } from './stem-cell.js';
 import { performFetch, type FetchAnswer } from './outbound-fetch.js';
+
+type InvokeMessage = Extract<GatewayToHost, { t: 'invoke' }>;
 
 /**
  * A synchronous call into the isolate that used more CPU than this marks the instance CPU-heavy: from
@@ -155,13 +156,8 @@ export class IsolateInstance implements CellOwner {
     }, 0);
   }
 
-  invoke(
-    invocationId: string,
-    kind: GuestPayloadKind,
-    payload: string,
-    deadline: number,
-    traceparent: string,
-  ): void {
+  invoke(message: InvokeMessage): void {
+    const { invocationId, kind, payload, deadline, traceparent } = message;
     const init = this.init;
     this.init = undefined;
     const remainingMs = Math.max(1, deadline - Date.now());

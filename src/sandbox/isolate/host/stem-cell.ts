@@ -1,5 +1,6 @@
 import ivm from 'isolated-vm';
 import type { GuestCompletionStatus, GuestPayloadKind, GuestResponseKind } from '../../../guest/protocol.js';
+import type { GuestSettleFetch } from '../../../guest/host-bindings.js';
 import { webHostBindings } from '../web-host-bindings.js';
 import type { GuestRuntimeImage } from './guest-runtime-image.js';
 
@@ -27,15 +28,7 @@ export type GuestInvoke = (
   traceparent: string,
 ) => void;
 
-/** The runtime's `settleFetch(id, status, statusText, headersJson, bodyBase64, error)`. */
-export type GuestSettleFetch = (
-  id: number,
-  status: number,
-  statusText: string,
-  headersJson: string,
-  bodyBase64: string,
-  error: string,
-) => void;
+export type { GuestSettleFetch };
 
 /**
  * An isolate with the guest runtime already evaluated and no function in it yet (the survey's
