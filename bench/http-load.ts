@@ -19,6 +19,8 @@ export interface LoadOptions {
   url: string;
   method?: 'GET' | 'POST';
   body?: string;
+  /** Extra request headers (the tracing bench sends `traceparent`). */
+  headers?: Record<string, string>;
   connections: number;
   seconds: number;
 }
@@ -29,9 +31,11 @@ export async function loadTest(options: LoadOptions): Promise<LoadResult> {
   const result = await autocannon({
     url: options.url,
     method: options.method ?? 'GET',
-    ...(options.body === undefined
-      ? {}
-      : { body: options.body, headers: { 'content-type': 'application/json' } }),
+    ...(options.body === undefined ? {} : { body: options.body }),
+    headers: {
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...options.headers,
+    },
     connections: options.connections,
     duration: options.seconds,
     pipelining: 1,

@@ -29,8 +29,8 @@ for (const useSnapshot of modes) {
     cell.loadRef.applySync(undefined, [
       '{"functionName":"f","version":1,"memoryMb":128,"env":{},"logLimitBytes":1024}',
     ]);
-    cell.owner = { setTimer() {}, clearTimer() {}, complete() {} };
-    cell.invokeRef.applySync(undefined, ['id', 'event', '{}', Date.now() + 1000]);
+    cell.owner = { setTimer() {}, clearTimer() {}, startFetch() {}, complete() {} };
+    cell.invokeRef.applySync(undefined, ['id', 'event', '{}', Date.now() + 1000, '']);
     cells.push(cell);
   }
   const elapsed = performance.now() - startedAt;

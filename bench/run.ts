@@ -23,6 +23,7 @@ import {
 import { startListening, stopChild } from './child-server.js';
 import { p50p99, processColdStarts, processWarmLoad, type ProcessRuntimeKind } from './process-tier.js';
 import { containerTierRows } from './container-tier.js';
+import { compareTracing, mean } from './tracing.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const COLD_SAMPLES = Number(process.env['BENCH_COLD_SAMPLES'] ?? 100);
@@ -138,6 +139,28 @@ async function main(): Promise<void> {
     loadRow('strato warm invoke, 1 conn', invoke1, raw1);
     loadRow('strato warm invoke, 50 conn', invoke50, raw50);
     loadRow('strato HTTP trigger GET /fn/hello, 50 conn', trigger50, raw50);
+
+    // Tracing export off vs on, two more servers of their own, alternating runs (bench/tracing.ts).
+    const tracing = await compareTracing();
+    const rps = (list: LoadResult[]) =>
+      fmt(
+        mean(list as never, (r) => r.requestsPerSecond),
+        0,
+      );
+    row(
+      'strato warm invoke, tracing off, 50 conn',
+      rps(tracing.off),
+      '',
+      '',
+      `${fmt(tracing.cpuOff, 0)} µs CPU/req`,
+    );
+    row(
+      'strato warm invoke, tracing on (OTLP + traceparent), 50 conn',
+      rps(tracing.on),
+      '',
+      '',
+      `${fmt(tracing.medianRatio, 3)}x off (median of rounds); CPU/req ${fmt(tracing.cpuOn / tracing.cpuOff, 3)}x`,
+    );
 
     // Cold start: the first invoke of a new version, end to end over HTTP.
     const coldLatencies: number[] = [];

@@ -27,6 +27,8 @@ export async function wrkLoad(options: LoadOptions): Promise<LoadResult> {
       `wrk.body = ${JSON.stringify(options.body)}`,
       'wrk.headers["Content-Type"] = "application/json"',
     );
+  for (const [name, value] of Object.entries(options.headers ?? {}))
+    lines.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`);
   writeFileSync(script, lines.join('\n'));
   try {
     const { stdout } = await run('wrk', [

@@ -24,6 +24,8 @@ import { InvocationRecorder } from './observe/invocation-recorder.js';
 import { LogFloodBound } from './observe/log-flood-bound.js';
 import { LogRetention } from './observe/log-retention.js';
 import { PlatformMetrics } from './observe/metrics.js';
+import { idOnlyTracer } from './observe/invocation-tracer.js';
+import { createOtlpTracer } from './observe/otel-tracer.js';
 import { createLogger } from './observe/logger.js';
 import { extractZip } from './build/zip-archive.js';
 import { IsolateSandbox } from './sandbox/isolate/isolate-sandbox.js';
@@ -71,6 +73,7 @@ export async function startServer(
     hosts: config.isolateHosts,
     stemCells: config.isolateStemCells,
     codeCache: config.isolateCodeCache,
+    egress: config.isolateEgress,
     logLimitBytes: config.logLimitPerInvocation,
     logger,
   });
@@ -127,8 +130,12 @@ export async function startServer(
     clock,
   });
   logRetention.start();
+  // Without an endpoint no OpenTelemetry object is ever made: the invoke path only draws ids.
+  const tracer =
+    config.otlpEndpoint === undefined ? idOnlyTracer : createOtlpTracer({ url: config.otlpEndpoint });
   const invoker = new Invoker({
     metrics,
+    tracer,
     store,
     scheduler,
     resolver,
@@ -258,6 +265,10 @@ export async function startServer(
       clearInterval(idleCloser);
       secrets.close();
       await recorder.close();
+      // The spans of the invocations that just ended are still in the batch: send them before exiting.
+      await tracer
+        .shutdown()
+        .catch((error: unknown) => logger.warn({ err: error }, 'flushing spans to the collector failed'));
       await queue.close();
       await store.close();
     })();

@@ -35,6 +35,8 @@ function record(functionName: string, offsetMs: number, fields: Partial<Invocati
     logBytes: 0,
     logTruncated: false,
     inFlight: 1,
+    traceId: null,
+    spanId: null,
     ...fields,
   };
 }

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { zipOf } from './helpers/zip.js';
+import { deployNodeZip, zipOf } from './helpers/zip.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { extractZip } from '../src/build/zip-archive.js';
 import { DEFAULT_FUNCTION_CONFIG, type FunctionConfig } from '../src/core/function.js';
@@ -328,21 +328,12 @@ describe.runIf(support.ok)('the process tier pool', () => {
     const server = await startTestServer();
     servers.push(server);
     const name = `pool-exit-${randomUUID().slice(0, 8)}`;
-    const zip = await zipOf({
+    const deployed = await deployNodeZip(server.url, name, {
       'index.js': `exports.handler = async (event) => {
         if (event.crash) setTimeout(() => { throw new TypeError('escaped'); }, 1);
         await new Promise((resolve) => setTimeout(resolve, 50));
         return 'ok';
       };`,
-    });
-    const deployed = await fetch(`${server.url}/v1/functions/${name}`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        zipFile: zip.toString('base64'),
-        runtime: 'nodejs20.x',
-        handler: 'index.handler',
-      }),
     });
     expect(deployed.status).toBe(201);
     const invoke = (payload: unknown) =>

@@ -50,6 +50,8 @@ function invocation(functionName: string, overrides: Partial<InvocationRecord> =
     inFlight: 1,
     logBytes: 42,
     logTruncated: false,
+    traceId: null,
+    spanId: null,
     ...overrides,
   };
 }
@@ -816,6 +818,8 @@ export function runStoreContract(
             billedMs: 1235,
             logBytes: 1_048_576,
             logTruncated: true,
+            traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+            spanId: '00f067aa0ba902b7',
           }),
           invocation(fn, {
             startedAt: new Date(BASE_TS + 2).toISOString(),

@@ -142,6 +142,20 @@ describe('server config', () => {
 });
 
 describe('durations, sizes and the CLI server URL', () => {
+  it('turns otlpEndpoint into the OTLP traces URL, unset by default', () => {
+    const cwd = configDir();
+    expect(loadServerConfig({}, {}, cwd).otlpEndpoint).toBeUndefined();
+    const of = (otlpEndpoint: string) => loadServerConfig({ otlpEndpoint }, {}, cwd).otlpEndpoint;
+    expect(of('http://127.0.0.1:4318')).toBe('http://127.0.0.1:4318/v1/traces');
+    expect(of('http://collector/base/')).toBe('http://collector/base/v1/traces');
+    expect(of('https://collector/v1/traces')).toBe('https://collector/v1/traces');
+    expect(loadServerConfig({}, { STRATO_OTLP_ENDPOINT: 'http://env:4318' }, cwd).otlpEndpoint).toBe(
+      'http://env:4318/v1/traces',
+    );
+    expect(() => of('ftp://collector')).toThrow(/otlpEndpoint/);
+    expect(() => of('not a url')).toThrow(/otlpEndpoint/);
+  });
+
   it('parses durations and sizes', () => {
     expect([
       parseDuration('500ms'),

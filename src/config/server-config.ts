@@ -11,6 +11,12 @@ const storeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('postgres'), url: z.string().min(1), schema: z.string().optional() }),
 ]);
 
+/** A switch from a config file (true/false) or an env var ("true"/"false"). */
+const booleanSetting = z.union([
+  z.boolean(),
+  z.enum(['true', 'false']).transform((value) => value === 'true'),
+]);
+
 const registryCredentialSchema = z.strictObject({
   username: z.string().min(1).max(256),
   password: z.string().min(1).max(4096),
@@ -41,9 +47,7 @@ export const serverConfigSchema = z
      * Reuse V8 code cache data (produced by Strato, per host) when compiling the guest runtime and bundles.
      * false compiles every script from source (for measurements).
      */
-    isolateCodeCache: z
-      .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
-      .default(true),
+    isolateCodeCache: booleanSetting.default(true),
     /** Largest request body accepted by invoke and HTTP triggers. */
     maxPayload: byteSize.default(6 * 1024 * 1024),
     /** Largest deploy body (bundle + source map). */
@@ -121,9 +125,7 @@ export const serverConfigSchema = z
      * Start one instance of a container-image version when it is deployed, so its first call is warm. false
      * leaves every first call cold (for the cold-start benchmark).
      */
-    imageWarmUp: z
-      .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
-      .default(true),
+    imageWarmUp: booleanSetting.default(true),
     /** Largest image tarball accepted by `POST /v1/images/archive` (`strato deploy --image-archive`). */
     maxImageArchive: byteSize.default(2 * 1024 ** 3),
     /**
@@ -139,6 +141,20 @@ export const serverConfigSchema = z
     masterKey: z.string().min(1).optional(),
     /** Where the master key lives when `masterKey` is unset (mode 0600; refused if others can read it). @default `<dataDir>/master.key` */
     masterKeyFile: z.string().min(1).optional(),
+    /**
+     * Lets isolate functions' `fetch` reach any http(s) host (no filtering). Off by default: egress is denied.
+     * A stand-in until per-function egress policies exist.
+     */
+    isolateEgress: booleanSetting.default(false),
+    /**
+     * OpenTelemetry collector to export invocation spans to over OTLP/HTTP: its base URL
+     * (`http://127.0.0.1:4318`, `/v1/traces` is appended) or a full URL ending in `/v1/traces`.
+     * @default unset: nothing is exported and the invoke path does no OpenTelemetry work
+     */
+    otlpEndpoint: z
+      .url({ protocol: /^https?$/ })
+      .transform(otlpTracesUrl)
+      .optional(),
   })
   // node:http refuses a headers timeout longer than the whole-request timeout.
   .refine((config) => config.headersTimeout <= config.requestTimeout, {
@@ -168,7 +184,16 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_MASTER_KEY: 'masterKey',
   STRATO_MASTER_KEY_FILE: 'masterKeyFile',
   STRATO_CONSOLE_DIR: 'consoleDir',
+  STRATO_OTLP_ENDPOINT: 'otlpEndpoint',
+  STRATO_ISOLATE_EGRESS: 'isolateEgress',
 };
+
+/** OTLP's rule for a base endpoint: the signal's path is appended (OTEL_EXPORTER_OTLP_ENDPOINT). */
+function otlpTracesUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  if (!url.pathname.endsWith('/v1/traces')) url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;
+  return url.href;
+}
 
 /**
  * Resolves the server config: defaults < config file (`--config`, `STRATO_CONFIG`, or

@@ -62,8 +62,10 @@ export interface QueueMessage {
   /** Past this age the event is no longer worth running (the consumer dead-letters it). */
   maxEventAgeMs: number;
   callbackUrl?: string | undefined;
-  /** W3C trace context of the request that enqueued it. */
+  /** W3C trace context of the request that enqueued it: each run is a child span of it. */
   traceparent?: string | undefined;
+  /** The caller's `tracestate`, passed through to each run. */
+  tracestate?: string | undefined;
   destinations?: QueueDestinations | undefined;
 }
 

@@ -33,6 +33,10 @@ export interface InvocationRecord {
   inFlight: number;
   logBytes: number;
   logTruncated: boolean;
+  /** W3C trace id (32 hex) the invocation belongs to: the caller's, or one started for it. */
+  traceId: string | null;
+  /** Id of the invocation's own span (16 hex): the parent of what the function calls. */
+  spanId: string | null;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

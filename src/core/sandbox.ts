@@ -62,6 +62,20 @@ export interface InvokeRequest {
   payload: InvokePayload;
   /** Epoch ms by which the invocation must have ended. */
   deadline: number;
+  /** The invocation's span, for the function's context and its outbound calls. @default none */
+  trace?: InvocationTrace | undefined;
+}
+
+/** The W3C ids of an invocation's span (core/trace-context.ts formats them for each tier). */
+export interface InvocationTrace {
+  /** 32 lowercase hex digits. */
+  traceId: string;
+  /** The invocation's own span id: 16 lowercase hex digits. */
+  spanId: string;
+  /** trace-flags (bit 0: sampled). */
+  flags: number;
+  /** The caller's tracestate, passed through. */
+  tracestate: string | undefined;
 }
 
 export interface InvokeResultBase {

@@ -19,6 +19,8 @@ export interface GuestInvocation {
   payload: InvokePayload;
   /** Epoch ms. */
   deadline: number;
+  /** The invocation span's W3C traceparent, or '' when it has none. */
+  traceparent: string;
 }
 
 export type GuestResponse = { kind: 'json'; json: string } | { kind: 'http'; response: HttpResponsePayload };
@@ -110,10 +112,19 @@ async function runLambda(
     callbackWaitsForEmptyEventLoop: true,
     env: config.env,
     getRemainingTimeInMillis: () => Math.max(0, invocation.deadline - Date.now()),
+    ...traceFields(invocation.traceparent),
   };
   const result = await callLambda(fn, event, context);
   if (payload.kind === 'http') return { kind: 'http', response: fromApiGatewayResult(result, codec) };
   return { kind: 'json', json: JSON.stringify(result) ?? 'null' };
+}
+
+/** `traceId` and `traceparent` of the invocation's span; both undefined when it has none. */
+function traceFields(traceparent: string): { traceId: string | undefined; traceparent: string | undefined } {
+  // The host formatted it (version 00): the trace id is at a fixed place.
+  return traceparent === ''
+    ? { traceId: undefined, traceparent: undefined }
+    : { traceId: traceparent.slice(3, 35), traceparent };
 }
 
 /** Lambda handlers are async functions, or take a Node-style callback as their third argument. */
@@ -159,6 +170,7 @@ async function runFetch(
     waitUntil: (promise: unknown) => environment.waitUntil(promise),
     passThroughOnException: () => undefined,
     props: {},
+    ...traceFields(invocation.traceparent),
   };
   const response = await target.fetch(request, config.env, ctx);
   if (!(response instanceof web.Response)) {

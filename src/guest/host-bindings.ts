@@ -14,6 +14,11 @@ export interface HostBindings {
   randomBytes(length: number): ArrayBuffer;
   /** WHATWG URL parsing by the host's URL implementation; null when the input is not a valid URL. */
   parseUrl(input: string, base: string | undefined): UrlRecord | null;
+  /**
+   * Starts outbound request `id` (the guest's `fetch`); the host answers with the runtime's
+   * `settleFetch(id, ...)`. `headersJson` is JSON of [name, value] pairs, `bodyBase64` '' for no body.
+   */
+  startFetch(id: number, method: string, url: string, headersJson: string, bodyBase64: string): void;
   /** Hands an invocation's outcome to the host (see GuestCompletionStatus for the arguments). */
   complete(
     this: void,
@@ -24,6 +29,19 @@ export interface HostBindings {
     logsJson: string,
   ): void;
 }
+
+/**
+ * The runtime's `settleFetch`, which the host calls with the answer to `startFetch(id, ...)`: `error` is ''
+ * on success (then `bodyBase64` is '' for no body), else why the request failed.
+ */
+export type GuestSettleFetch = (
+  id: number,
+  status: number,
+  statusText: string,
+  headersJson: string,
+  bodyBase64: string,
+  error: string,
+) => void;
 
 /** The components of a parsed URL, as WHATWG URL getters return them. */
 export interface UrlRecord {

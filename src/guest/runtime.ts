@@ -25,6 +25,7 @@ import {
   type ResolvedHandler,
 } from './handler.js';
 import { toErrorInfo } from './errors.js';
+import { createGuestFetch } from './fetch.js';
 
 const global = globalThis as unknown as Record<string, unknown>;
 const host = global['__strato_host'] as HostBindings;
@@ -44,11 +45,12 @@ const define = (name: string, value: unknown) =>
   Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
 define('console', capture.createConsole());
 define('self', globalThis);
-define('fetch', () =>
-  Promise.reject(
-    new TypeError('fetch: outbound network is not enabled for this function (egress is denied by default)'),
-  ),
+const guestFetch = createGuestFetch(
+  host,
+  global['Request'] as Parameters<typeof createGuestFetch>[1],
+  global['Response'] as Parameters<typeof createGuestFetch>[2],
 );
+define('fetch', (input: unknown, init?: unknown) => guestFetch.fetch(input, init));
 
 let config: GuestInitConfig | undefined;
 let handler: ResolvedHandler | undefined;
@@ -84,7 +86,13 @@ function responseArguments(response: GuestResponse): [GuestResponseKind, string]
 }
 
 /** Starts one invocation; the outcome arrives through `host.complete`, possibly after timers fire. */
-function invoke(invocationId: string, kind: GuestPayloadKind, payload: string, deadline: number): void {
+function invoke(
+  invocationId: string,
+  kind: GuestPayloadKind,
+  payload: string,
+  deadline: number,
+  traceparent: string,
+): void {
   const pending: Array<Promise<unknown>> = [];
   let responded = false;
   let settled = false;
@@ -93,6 +101,7 @@ function invoke(invocationId: string, kind: GuestPayloadKind, payload: string, d
     settled = true;
     failCurrent = undefined;
     timers.clearAll();
+    guestFetch.dropAll();
     complete(invocationId, status, responseKind, body, capture.takeJson());
   };
   const fail = (error: unknown) => settle('error', '', stringify(toErrorInfo(error)));
@@ -110,7 +119,9 @@ function invoke(invocationId: string, kind: GuestPayloadKind, payload: string, d
           ? { kind: 'event', eventJson: payload }
           : { kind: 'http', request: parse(payload) as HttpRequestPayload },
       deadline,
+      traceparent,
     };
+    guestFetch.setTraceparent(traceparent);
   } catch (error) {
     fail(error);
     return;
@@ -153,4 +164,4 @@ async function drain(pending: Array<Promise<unknown>>): Promise<void> {
   }
 }
 
-define('__strato_runtime', { load, invoke, fireTimer });
+define('__strato_runtime', { load, invoke, fireTimer, settleFetch: guestFetch.settle });

@@ -1,5 +1,6 @@
 import type { HttpResponsePayload } from '../core/sandbox.js';
 import { StratoError } from '../core/strato-error.js';
+import { formatTraceparent } from '../core/trace-context.js';
 import type { InvocationResponse } from '../invoke/invoker.js';
 
 /** Headers a function may not set: they belong to the connection, or are computed by the server. */
@@ -42,6 +43,7 @@ export function invocationReply(invocation: InvocationResponse, requestId: strin
       ['x-strato-invocation-id', invocation.invocationId],
       ['x-strato-version', String(invocation.version.version)],
       ['x-strato-cold', invocation.cold ? 'true' : 'false'],
+      ['traceparent', formatTraceparent(invocation.trace)],
     );
     return parts;
   };

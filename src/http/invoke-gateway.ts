@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpRequestPayload, InvokePayload } from '../core/sandbox.js';
 import { StratoError } from '../core/strato-error.js';
+import { parseTraceparent } from '../core/trace-context.js';
 import type { AsyncInvocations } from '../invoke/async-invocations.js';
 import type { Invoker } from '../invoke/invoker.js';
 import { toStratoError } from './errors.js';
@@ -32,6 +33,8 @@ export function createInvokeGateway(
     let reply: ReplyParts;
     try {
       const body = await readBody(request, maxPayloadBytes);
+      // Invalid or absent: a new trace starts; a bad header never fails the request.
+      const traceParent = parseTraceparent(request.headers.traceparent, request.headers.tracestate);
       if (route.kind === 'invoke' && wantsAsync(request)) {
         const accepted = await asyncInvocations.enqueue({
           functionName: checkFunctionName(route.functionName),
@@ -39,8 +42,9 @@ export function createInvokeGateway(
           eventJson: eventJson(body),
           idempotencyKey: singleHeader(request, 'idempotency-key'),
           callbackUrl: singleHeader(request, 'x-callback-url'),
+          traceParent,
         });
-        reply = acceptedReply(accepted.invocationId, accepted.duplicate);
+        reply = acceptedReply(accepted.invocationId, accepted.duplicate, accepted.traceparent);
         send(response, reply, requestId);
         return;
       }
@@ -53,6 +57,7 @@ export function createInvokeGateway(
         qualifier: route.qualifier,
         payload,
         trigger: route.kind === 'invoke' ? 'invoke' : 'http',
+        traceParent,
       });
       reply = invocationReply(invocation, requestId);
     } catch (error) {
@@ -128,7 +133,8 @@ function singleHeader(request: IncomingMessage, name: string): string | undefine
   return value;
 }
 
-function acceptedReply(invocationId: string, duplicate: boolean): ReplyParts {
+/** `traceparent` is the queued invocation's parent: the runs it causes are its children. */
+function acceptedReply(invocationId: string, duplicate: boolean, traceparent: string): ReplyParts {
   return {
     status: 202,
     headers: [
@@ -136,6 +142,7 @@ function acceptedReply(invocationId: string, duplicate: boolean): ReplyParts {
       ['location', `/v1/invocations/${invocationId}`],
       ['x-strato-invocation-id', invocationId],
       ['preference-applied', 'respond-async'],
+      ['traceparent', traceparent],
     ],
     body: JSON.stringify({ invocationId, status: 'queued', duplicate }),
   };

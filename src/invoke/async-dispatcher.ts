@@ -1,3 +1,4 @@
+import { parseTraceparent } from '../core/trace-context.js';
 import type { Logger } from 'pino';
 import type { InvocationQueue, LeasedInvocation, QueueErrorInfo } from '../core/invocation-queue.js';
 import type { InvokeResult } from '../core/sandbox.js';
@@ -145,6 +146,8 @@ export class AsyncDispatcher {
         qualifier: message.qualifier,
         payload: { kind: 'event', eventJson: message.event },
         trigger: 'async',
+        // Every run of the message, retries included, is a child of the span that enqueued it.
+        traceParent: parseTraceparent(message.traceparent, message.tracestate),
       });
       const executedVersion =
         message.qualifier === '$LATEST' ? '$LATEST' : String(invocation.version.version);

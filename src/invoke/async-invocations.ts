@@ -1,6 +1,8 @@
 import { DEFAULT_ASYNC_POLICY } from '../core/function.js';
 import type { InvocationQueue, QueueDepth, QueuedInvocation } from '../core/invocation-queue.js';
 import { StratoError } from '../core/strato-error.js';
+import { formatTraceparent, SAMPLED_FLAG, type TraceParent } from '../core/trace-context.js';
+import { newSpanId, newTraceId } from '../observe/trace-ids.js';
 import type { VersionResolver } from './version-resolver.js';
 
 export interface AsyncInvokeInput {
@@ -11,6 +13,8 @@ export interface AsyncInvokeInput {
   idempotencyKey?: string | undefined;
   /** Receives the result once the invocation settled (OpenFaaS's `X-Callback-Url`). */
   callbackUrl?: string | undefined;
+  /** The caller's trace context; without one the invocation starts a new trace when it is accepted. */
+  traceParent?: TraceParent | undefined;
 }
 
 /**
@@ -25,7 +29,14 @@ export class AsyncInvocations {
   ) {}
 
   /** The policy (retries, age, destinations) is the one of the version the qualifier names now. */
-  async enqueue(input: AsyncInvokeInput): Promise<{ invocationId: string; duplicate: boolean }> {
+  /**
+   * The stored `traceparent` names the caller's span as the parent of every run (retries included), so
+   * they all share its trace. Without a caller's context a new trace starts here, at acceptance, with a
+   * span id standing for the accepting request, so that retries still share one trace.
+   */
+  async enqueue(
+    input: AsyncInvokeInput,
+  ): Promise<{ invocationId: string; duplicate: boolean; traceparent: string }> {
     const version = await this.resolver.resolve(input.functionName, input.qualifier);
     if (input.callbackUrl !== undefined) checkCallbackUrl(input.callbackUrl);
     const policy = version.config.async ?? DEFAULT_ASYNC_POLICY;
@@ -33,6 +44,11 @@ export class AsyncInvocations {
       ...(policy.onSuccess === undefined ? {} : { onSuccess: policy.onSuccess }),
       ...(policy.onFailure === undefined ? {} : { onFailure: policy.onFailure }),
     };
+    const parent = input.traceParent;
+    const traceparent =
+      parent === undefined
+        ? formatTraceparent({ traceId: newTraceId(), spanId: newSpanId(), flags: SAMPLED_FLAG })
+        : formatTraceparent({ traceId: parent.traceId, spanId: parent.parentId, flags: parent.flags });
     const { id, duplicate } = await this.queue.enqueue(
       {
         functionName: input.functionName,
@@ -41,13 +57,15 @@ export class AsyncInvocations {
         enqueuedAt: Date.now(),
         maxAttempts: policy.retries + 1,
         maxEventAgeMs: policy.maxEventAgeMs,
+        traceparent,
+        ...(parent?.tracestate === undefined ? {} : { tracestate: parent.tracestate }),
         ...(input.callbackUrl === undefined ? {} : { callbackUrl: input.callbackUrl }),
         ...(Object.keys(destinations).length === 0 ? {} : { destinations }),
       },
       { idempotencyKey: input.idempotencyKey },
     );
     if (!duplicate) this.onEnqueued();
-    return { invocationId: id, duplicate };
+    return { invocationId: id, duplicate, traceparent };
   }
 
   /** A function's dead-lettered invocations, oldest first. They outlive their function, for inspection. */

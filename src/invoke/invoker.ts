@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import type { VersionRecord } from '../core/function.js';
 import type { InvocationRecord, InvocationTrigger, LogLine } from '../core/invocation.js';
 import type { PreparedImage } from '../core/container-image.js';
-import type { InstanceSpec, InvokePayload, InvokeResult } from '../core/sandbox.js';
+import type { InstanceSpec, InvocationTrace, InvokePayload, InvokeResult } from '../core/sandbox.js';
 import type { Store } from '../core/store.js';
 import { isStratoError, StratoError } from '../core/strato-error.js';
 import type { Lease, Scheduler } from '../scheduler/instance-pool.js';
 import type { InvocationRecorder } from '../observe/invocation-recorder.js';
 import type { InvocationMetrics } from '../observe/metrics.js';
+import { idOnlyTracer, type InvocationTracer } from '../observe/invocation-tracer.js';
+import type { TraceParent } from '../core/trace-context.js';
 import type { VersionResolver } from './version-resolver.js';
 import type { StackMapper } from './stack-mapper.js';
 import { bucketParamsOf, RateLimiter, rateLimitKey } from '../ratelimit/rate-limiter.js';
@@ -22,6 +24,8 @@ export interface InvokeInput {
   qualifier: string | undefined;
   payload: InvokePayload;
   trigger: InvocationTrigger;
+  /** The caller's W3C trace context; without one the invocation starts a new trace. */
+  traceParent?: TraceParent | undefined;
 }
 
 /** What the caller gets back: as soon as the response is ready (recording happens when it settles). */
@@ -30,6 +34,8 @@ export interface InvocationResponse {
   version: VersionRecord;
   cold: boolean;
   result: InvokeResult;
+  /** The invocation's span: the caller gets it back as `traceparent`. */
+  trace: InvocationTrace;
 }
 
 export interface InvokerDependencies {
@@ -43,6 +49,8 @@ export interface InvokerDependencies {
   rateLimiter?: RateLimiter;
   /** Prometheus counters of outcomes, durations, cold starts and throttles. @default none recorded */
   metrics?: InvocationMetrics;
+  /** Makes each invocation's span (ids always; OpenTelemetry export when configured). @default idOnlyTracer */
+  tracer?: InvocationTracer;
   /**
    * Makes a container-image version's root file system ready on this node (image/image-service.ts), by the
    * version's `codeSha256` (its stored image descriptor). @default image functions fail to start
@@ -69,8 +77,11 @@ export class Invoker {
   /** For the usage rollup's peak concurrency (metering): counted here, never written per request. */
   private readonly inFlight = new InFlightCounter();
 
+  private readonly tracer: InvocationTracer;
+
   constructor(private readonly deps: InvokerDependencies) {
     this.rateLimiter = deps.rateLimiter ?? new RateLimiter();
+    this.tracer = deps.tracer ?? idOnlyTracer;
   }
 
   /** Refuses new invocations (graceful shutdown); in-flight ones finish. */
@@ -96,10 +107,19 @@ export class Invoker {
     const startedAt = new Date();
     const running = this.inFlight.enter(version.functionName);
     const inFlight = running.count;
+    const span = this.tracer.start(input.traceParent, {
+      functionName: version.functionName,
+      version: version.version,
+      trigger: input.trigger,
+      invocationId,
+      startedAt: startedAt.getTime(),
+    });
+    const trace = span.trace;
     const request = {
       invocationId,
       payload: input.payload,
       deadline: startedAt.getTime() + version.config.timeoutMs,
+      trace,
     };
     let left = false;
     const release = () => {
@@ -112,7 +132,13 @@ export class Invoker {
       let responded = false;
       const respond = (result: InvokeResult) => {
         responded = true;
-        resolve({ invocationId, version, cold: lease.cold, result: redactResult(result, secrets?.redactor) });
+        resolve({
+          invocationId,
+          version,
+          cold: lease.cold,
+          result: redactResult(result, secrets?.redactor),
+          trace,
+        });
       };
       lease.instance
         .invoke(request, { onResponse: respond })
@@ -130,16 +156,23 @@ export class Invoker {
             durationMs: result.durationMs,
             initDurationMs: result.initDurationMs,
           });
+          span.end({
+            outcome: result.outcome,
+            cold: lease.cold,
+            errorMessage: result.outcome === 'success' ? undefined : result.error.message,
+          });
           this.record(
             invocationId,
             input.trigger,
             version,
             { startedAt, inFlight, cold: lease.cold },
             result,
+            trace,
           );
         })
         .catch((error: unknown) => {
           release();
+          span.end({ outcome: 'crashed', cold: lease.cold, errorMessage: 'the invocation failed' });
           this.deps.logger.error(
             { err: error, invocationId, functionName: version.functionName },
             'invoke failed',
@@ -248,6 +281,7 @@ export class Invoker {
     version: VersionRecord,
     start: { startedAt: Date; inFlight: number; cold: boolean },
     result: InvokeResult,
+    trace: InvocationTrace,
   ): void {
     const { startedAt, inFlight, cold } = start;
     const record: InvocationRecord = {
@@ -266,6 +300,8 @@ export class Invoker {
       inFlight,
       logBytes: result.logBytes,
       logTruncated: result.logTruncated,
+      traceId: trace.traceId,
+      spanId: trace.spanId,
     };
     const logs: LogLine[] = result.logs.map((line, seq) => ({
       invocationId,

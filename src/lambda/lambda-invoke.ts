@@ -1,5 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import { StratoError } from '../core/strato-error.js';
+import {
+  formatTraceparent,
+  parseTraceparent,
+  parseXRayTraceHeader,
+  type TraceParent,
+} from '../core/trace-context.js';
 import type { InvocationResponse, Invoker } from '../invoke/invoker.js';
 import {
   functionTarget,
@@ -16,6 +22,7 @@ export type EnqueueEvent = (input: {
   functionName: string;
   qualifier: string | undefined;
   eventJson: string;
+  traceParent: TraceParent | undefined;
 }) => Promise<{ invocationId: string }>;
 
 export interface LambdaInvokeDeps extends LambdaOperationDeps {
@@ -47,6 +54,10 @@ export async function lambdaInvoke(
   );
   const logType = parseHeader(logTypeSchema, headers['x-amz-log-type'], 'None', 'X-Amz-Log-Type');
   const eventJson = payloadJson(body);
+  // W3C first; the AWS SDK inside a Lambda-style function sends X-Ray's form of the same ids.
+  const traceParent =
+    parseTraceparent(headers['traceparent'], headers['tracestate']) ??
+    parseXRayTraceHeader(headers['x-amzn-trace-id']);
   switch (invocationType) {
     case 'DryRun':
       await resolveQualifier(deps.functions, target.functionName, target.qualifier);
@@ -63,7 +74,7 @@ export async function lambdaInvoke(
       }
       // Unknown functions are refused now, not discovered by the queue later.
       await resolveQualifier(deps.functions, target.functionName, target.qualifier);
-      const { invocationId } = await deps.enqueueEvent({ ...target, eventJson });
+      const { invocationId } = await deps.enqueueEvent({ ...target, eventJson, traceParent });
       return { status: 202, headers: [['x-amzn-requestid', invocationId]] };
     }
     case 'RequestResponse': {
@@ -72,6 +83,7 @@ export async function lambdaInvoke(
         qualifier: target.qualifier,
         payload: { kind: 'event', eventJson },
         trigger: 'invoke',
+        traceParent,
       });
       return invocationReply(invocation, target.qualifier, logType === 'Tail');
     }
@@ -89,6 +101,7 @@ function invocationReply(
   const headers: Array<[string, string]> = [
     ['x-amzn-requestid', invocationId],
     ['x-amz-executed-version', executedVersion],
+    ['traceparent', formatTraceparent(invocation.trace)],
   ];
   if (tail) {
     headers.push([

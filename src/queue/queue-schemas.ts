@@ -18,6 +18,7 @@ export const queueMessageSchema = z.strictObject({
   maxEventAgeMs: z.number().int().nonnegative(),
   callbackUrl: z.string().optional(),
   traceparent: z.string().optional(),
+  tracestate: z.string().optional(),
   destinations: z
     .strictObject({ onSuccess: z.string().optional(), onFailure: z.string().optional() })
     .optional(),

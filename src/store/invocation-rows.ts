@@ -27,6 +27,8 @@ export function toInvocationRow(record: InvocationRecord): Insertable<Invocation
     in_flight: record.inFlight,
     log_bytes: record.logBytes,
     log_truncated: record.logTruncated ? 1 : 0,
+    trace_id: record.traceId,
+    span_id: record.spanId,
   };
 }
 
@@ -47,6 +49,8 @@ export function toInvocationRecord(row: Selectable<InvocationsTable>): Invocatio
     inFlight: row.in_flight,
     logBytes: row.log_bytes,
     logTruncated: row.log_truncated === 1,
+    traceId: row.trace_id,
+    spanId: row.span_id,
   };
 }
 

@@ -260,6 +260,22 @@ function buildMigrations(dialect: StoreDialect): Record<string, Migration> {
         await db.schema.alterTable('logs').dropColumn('bytes').execute();
       },
     },
+
+    // 0004 and 0006 are taken by other changes in flight; names only need to sort.
+    '0005_trace_ids': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('invocations').addColumn('trace_id', 'text').execute();
+        await db.schema.alterTable('invocations').addColumn('span_id', 'text').execute();
+        // "Every invocation of this trace" (an async child, a retry) is a lookup by trace id.
+        await db.schema.createIndex('invocations_trace_idx').on('invocations').column('trace_id').execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.dropIndex('invocations_trace_idx').ifExists().execute();
+        await db.schema.alterTable('invocations').dropColumn('span_id').execute();
+        await db.schema.alterTable('invocations').dropColumn('trace_id').execute();
+      },
+    },
   };
 }
 

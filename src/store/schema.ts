@@ -56,6 +56,9 @@ export interface InvocationsTable {
   in_flight: ColumnType<number, number | undefined, number>;
   log_bytes: number;
   log_truncated: number;
+  /** Added by 0005_trace_ids: null for records written before it. */
+  trace_id: string | null;
+  span_id: string | null;
 }
 
 export interface LogsTable {

@@ -17,9 +17,10 @@ const db = new Database(workerData.file);
 db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 db.pragma('synchronous = NORMAL');
 const insertInvocation = db.prepare(\`insert into invocations (id, function_name, version, trigger, started_at,
-  duration_ms, init_duration_ms, cold, outcome, error_json, memory_mb, billed_ms, in_flight, log_bytes, log_truncated)
+  duration_ms, init_duration_ms, cold, outcome, error_json, memory_mb, billed_ms, in_flight, log_bytes, log_truncated,
+  trace_id, span_id)
   values (@id, @function_name, @version, @trigger, @started_at, @duration_ms, @init_duration_ms, @cold, @outcome,
-  @error_json, @memory_mb, @billed_ms, @in_flight, @log_bytes, @log_truncated) on conflict (id) do nothing\`);
+  @error_json, @memory_mb, @billed_ms, @in_flight, @log_bytes, @log_truncated, @trace_id, @span_id) on conflict (id) do nothing\`);
 const maxRowid = db.prepare('select coalesce(max(rowid), 0) from invocations').pluck();
 const rollUp = db.prepare(workerData.rollupSql);
 const insertLog = db.prepare(\`insert into logs (invocation_id, function_name, seq, ts, level, message, bytes)

@@ -25,6 +25,8 @@ function record(startedAt: string, overrides: Partial<InvocationRecord> = {}): I
     memoryMb: 128,
     billedMs: 10,
     inFlight: 1,
+    traceId: null,
+    spanId: null,
     logBytes: 0,
     logTruncated: false,
     ...overrides,

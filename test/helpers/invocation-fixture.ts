@@ -21,6 +21,8 @@ export function invocationRecord(
     logBytes: 0,
     logTruncated: false,
     inFlight: 1,
+    traceId: null,
+    spanId: null,
     ...overrides,
   };
 }

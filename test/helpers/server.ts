@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import { expect } from 'vitest';
+import type { InvocationRecord } from '../../src/core/invocation.js';
 import { bundleFunction } from '../../src/build/bundle-function.js';
 import { StratoClient, type DeployRequest, type FunctionResponse } from '../../src/client/strato-client.js';
 import { parseServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
@@ -94,6 +96,25 @@ export async function invokeJson(
 
 let counter = 0;
 /** A function name unique to this test process. */
+/** A function's invocation records, newest first, once `count` are written (they are flushed in batches). */
+export async function waitForInvocations(
+  client: StratoClient,
+  name: string,
+  count: number,
+): Promise<InvocationRecord[]> {
+  let records: InvocationRecord[] = [];
+  await expect
+    .poll(
+      async () => {
+        records = (await client.listInvocations(name)).invocations;
+        return records.length;
+      },
+      { timeout: 10_000, interval: 25 },
+    )
+    .toBe(count);
+  return records;
+}
+
 export function uniqueName(prefix: string): string {
   return `${prefix}-${process.pid}-${++counter}`;
 }

@@ -15,3 +15,18 @@ export function zipOf(files: Record<string, string | Buffer>): Promise<Buffer> {
     zip.outputStream.on('error', reject);
   });
 }
+
+/** Deploys a `nodejs20.x` zip of `files` through `PUT /v1/functions/{name}`; resolves with the response. */
+export async function deployNodeZip(
+  serverUrl: string,
+  name: string,
+  files: Record<string, string | Buffer>,
+  handler = 'index.handler',
+): Promise<Response> {
+  const zip = await zipOf(files);
+  return fetch(`${serverUrl}/v1/functions/${name}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ zipFile: zip.toString('base64'), runtime: 'nodejs20.x', handler }),
+  });
+}

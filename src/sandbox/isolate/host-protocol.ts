@@ -13,6 +13,8 @@ export type GatewayToHost =
       stemCells: number;
       /** Reuse V8 code cache data between isolates of this host. */
       codeCache: boolean;
+      /** Guests' fetch may reach the network; false: it rejects (egress denied). */
+      egress: boolean;
     }
   | {
       t: 'start';
@@ -36,6 +38,8 @@ export type GatewayToHost =
       payload: string;
       /** Epoch ms. */
       deadline: number;
+      /** The invocation span's W3C traceparent, or '' when it has none. */
+      traceparent: string;
     }
   | { t: 'dispose'; instanceId: string }
   | { t: 'forget-code'; codeSha256: string };

@@ -1,3 +1,4 @@
+import { formatTraceparent } from '../../core/trace-context.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
@@ -22,6 +23,11 @@ export interface IsolateSandboxOptions {
   stemCells?: number;
   /** Reuse Strato-produced V8 code cache data per host. @default true */
   codeCache?: boolean;
+  /**
+   * Lets functions' `fetch` reach the network (any http(s) host, no filtering: a stand-in until a
+   * per-function egress policy exists). @default false (fetch rejects: egress is denied)
+   */
+  egress?: boolean;
   /** Console output kept per invocation. */
   logLimitBytes: number;
   logger: Logger;
@@ -64,6 +70,7 @@ export class IsolateSandbox implements Sandbox {
             runtimeSource,
             stemCells: options.stemCells ?? 2,
             codeCache: options.codeCache ?? true,
+            egress: options.egress ?? false,
           },
           {
             onMessage: (message) => sandbox.onHostMessage(message),
@@ -115,6 +122,7 @@ export class IsolateSandbox implements Sandbox {
       this.pending.set(request.invocationId, { instance, options, response: undefined, resolve });
       try {
         const { invocationId, payload, deadline } = request;
+        const traceparent = request.trace === undefined ? '' : formatTraceparent(request.trace);
         this.hosts[instance.hostIndex]!.send(
           payload.kind === 'event'
             ? {
@@ -124,6 +132,7 @@ export class IsolateSandbox implements Sandbox {
                 kind: 'event',
                 payload: payload.eventJson,
                 deadline,
+                traceparent,
               }
             : {
                 t: 'invoke',
@@ -132,6 +141,7 @@ export class IsolateSandbox implements Sandbox {
                 kind: 'http',
                 payload: JSON.stringify(payload.request),
                 deadline,
+                traceparent,
               },
         );
       } catch (error) {

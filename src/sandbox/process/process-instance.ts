@@ -1,3 +1,4 @@
+import { formatTraceparent, toXRayTraceHeader } from '../../core/trace-context.js';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
@@ -169,10 +170,12 @@ export class RuntimeInstance implements SandboxInstance {
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race<InvokeRace>([
-        runtime.endpoint.invoke({ invocationId: request.invocationId, payload, deadline }).then(
-          (answer) => ({ kind: 'answer', answer }) as const,
-          (error: unknown) => ({ kind: 'lost', message: (error as Error).message }) as const,
-        ),
+        runtime.endpoint
+          .invoke({ invocationId: request.invocationId, payload, deadline, ...traceHeaders(request) })
+          .then(
+            (answer) => ({ kind: 'answer', answer }) as const,
+            (error: unknown) => ({ kind: 'lost', message: (error as Error).message }) as const,
+          ),
         runtime.exited.then((exit) => ({ kind: 'exit', exit }) as const),
         new Promise<InvokeRace>((resolve) => {
           timer = setTimeout(() => resolve({ kind: 'timeout' }), Math.max(1, deadline - Date.now()));
@@ -283,4 +286,13 @@ function refusal(type: string, message: string): InvokeResult {
     durationMs: 0,
     initDurationMs: 0,
   };
+}
+
+/**
+ * The invocation's span for a Lambda runtime: X-Ray's form (`Lambda-Runtime-Trace-Id`, which runtime
+ * clients put in `_X_AMZN_TRACE_ID`) and the W3C form (`Lambda-Runtime-Traceparent`, Strato's own).
+ */
+function traceHeaders(request: InvokeRequest): { traceId?: string; traceparent?: string } {
+  if (request.trace === undefined) return {};
+  return { traceId: toXRayTraceHeader(request.trace), traceparent: formatTraceparent(request.trace) };
 }

@@ -45,6 +45,8 @@ export interface RuntimeInvocationRequest {
   deadline: number;
   /** X-Ray trace header; one is made up when absent, as Lambda always sends one. */
   traceId?: string;
+  /** W3C traceparent of the invocation's span (`Lambda-Runtime-Traceparent`, Strato's addition). */
+  traceparent?: string;
   /** Client context JSON (`Lambda-Runtime-Client-Context`). */
   clientContext?: string;
   /** Cognito identity JSON (`Lambda-Runtime-Cognito-Identity`). */

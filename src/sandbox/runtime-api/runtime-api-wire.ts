@@ -149,6 +149,7 @@ export function nextInvocationHeaders(
     'lambda-runtime-invoked-function-arn': functionArn,
     'lambda-runtime-trace-id': request.traceId ?? newTraceId(),
   };
+  if (request.traceparent !== undefined) headers['lambda-runtime-traceparent'] = request.traceparent;
   if (request.clientContext !== undefined) headers['lambda-runtime-client-context'] = request.clientContext;
   if (request.cognitoIdentity !== undefined)
     headers['lambda-runtime-cognito-identity'] = request.cognitoIdentity;

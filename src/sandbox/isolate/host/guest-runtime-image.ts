@@ -2,7 +2,14 @@ import ivm from 'isolated-vm';
 import { CompiledCode } from './compiled-code.js';
 
 /** The host bindings the guest runtime reads from `__strato_host`, in this order. */
-const BINDING_NAMES = ['setTimer', 'clearTimer', 'randomBytes', 'parseUrl', 'complete'] as const;
+const BINDING_NAMES = [
+  'setTimer',
+  'clearTimer',
+  'randomBytes',
+  'parseUrl',
+  'complete',
+  'startFetch',
+] as const;
 
 /**
  * The guest runtime as new isolates get it: compiled (from the host's code cache when on) and run in each

@@ -16,6 +16,7 @@ const send = (message: HostToGateway) => batcher.send(message);
 let runtime: GuestRuntimeImage | undefined;
 let stemCells: StemCellPool | undefined;
 let codeCache = true;
+let egress = false;
 const codes = new Map<string, CompiledCode>();
 const instances = new Map<string, IsolateInstance>();
 
@@ -23,6 +24,7 @@ function handle(message: GatewayToHost): void {
   switch (message.t) {
     case 'configure':
       codeCache = message.codeCache;
+      egress = message.egress;
       runtime = new GuestRuntimeImage(message.runtimeSource, codeCache);
       stemCells = new StemCellPool(runtime, message.stemCells);
       send({ t: 'ready', pid: process.pid });
@@ -44,6 +46,7 @@ function handle(message: GatewayToHost): void {
           stemCells,
           code,
           timeoutMs: message.timeoutMs,
+          egress,
           config: {
             functionName: message.functionName,
             version: message.version,
@@ -84,8 +87,7 @@ function handle(message: GatewayToHost): void {
         });
         return;
       }
-      const { invocationId, kind, payload, deadline } = message;
-      instance.invoke(invocationId, kind, payload, deadline);
+      instance.invoke(message);
       return;
     }
     case 'dispose': {

@@ -4,13 +4,21 @@ import type {
   GuestCompletionStatus,
   GuestInitConfig,
   GuestInitResult,
-  GuestPayloadKind,
   GuestResponseKind,
 } from '../../../guest/protocol.js';
-import type { HostCompletion, HostCompletionStatus } from '../host-protocol.js';
+import type { GatewayToHost, HostCompletion, HostCompletionStatus } from '../host-protocol.js';
 import { cleanGuestStack, type CompiledCode } from './compiled-code.js';
 import type { GuestRuntimeImage } from './guest-runtime-image.js';
-import { createStemCell, type CellOwner, type GuestInvoke, type StemCellPool } from './stem-cell.js';
+import {
+  createStemCell,
+  type CellOwner,
+  type GuestInvoke,
+  type GuestSettleFetch,
+  type StemCellPool,
+} from './stem-cell.js';
+import { performFetch, type FetchAnswer } from './outbound-fetch.js';
+
+type InvokeMessage = Extract<GatewayToHost, { t: 'invoke' }>;
 
 /**
  * A synchronous call into the isolate that used more CPU than this marks the instance CPU-heavy: from
@@ -27,6 +35,8 @@ export interface InstanceOptions {
   code: CompiledCode;
   config: GuestInitConfig;
   timeoutMs: number;
+  /** The guest's fetch may reach the network. */
+  egress: boolean;
 }
 
 /** Reports invocation outcomes and deaths outside invocations. */
@@ -53,6 +63,9 @@ export class IsolateInstance implements CellOwner {
   private invokeRef: ivm.Reference<GuestInvoke> | undefined;
   private fireTimerRef: ivm.Reference<(id: number) => void> | undefined;
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** Outbound requests in flight, aborted when their invocation ends (as timers are cleared). */
+  private readonly fetches = new Map<number, AbortController>();
+  private settleFetchRef: ivm.Reference<GuestSettleFetch> | undefined;
   private running: RunningInvocation | undefined;
   private heavy = false;
   private dead = false;
@@ -82,6 +95,7 @@ export class IsolateInstance implements CellOwner {
       this.isolate = cell.isolate;
       this.invokeRef = cell.invokeRef;
       this.fireTimerRef = cell.fireTimerRef;
+      this.settleFetchRef = cell.settleFetchRef;
       code.compile(cell.isolate).runSync(cell.context, { release: true, timeout: timeoutMs });
       // Synchronously, like invocations: an async call's first hop onto isolated-vm's thread pool cost
       // ~2.5 ms here against ~0.3 ms for the whole load. A module whose load burns CPU marks the
@@ -142,7 +156,8 @@ export class IsolateInstance implements CellOwner {
     }, 0);
   }
 
-  invoke(invocationId: string, kind: GuestPayloadKind, payload: string, deadline: number): void {
+  invoke(message: InvokeMessage): void {
+    const { invocationId, kind, payload, deadline, traceparent } = message;
     const init = this.init;
     this.init = undefined;
     const remainingMs = Math.max(1, deadline - Date.now());
@@ -172,13 +187,14 @@ export class IsolateInstance implements CellOwner {
       );
       return;
     }
-    this.callIn(() => this.invokeRef!, [invocationId, kind, payload, deadline], remainingMs);
+    this.callIn(() => this.invokeRef!, [invocationId, kind, payload, deadline, traceparent], remainingMs);
   }
 
   dispose(): void {
     this.dead = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.abortFetches();
     if (this.isolate !== undefined && !this.isolate.isDisposed) this.isolate.dispose();
   }
 
@@ -273,6 +289,7 @@ export class IsolateInstance implements CellOwner {
     clearTimeout(running.deadlineTimer);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.abortFetches();
     this.report(running, status, kind, body, logsJson, initFailed);
   }
 
@@ -316,6 +333,35 @@ export class IsolateInstance implements CellOwner {
       Math.max(0, Math.min(Number(delayMs) || 0, 2_147_483_647)),
     );
     this.timers.set(id, timer);
+  }
+
+  startFetch(id: number, method: unknown, url: unknown, headersJson: unknown, bodyBase64: unknown): void {
+    if (this.dead || typeof id !== 'number') return;
+    const controller = new AbortController();
+    this.fetches.set(id, controller);
+    const answer: Promise<FetchAnswer> = this.options.egress
+      ? performFetch(method, url, headersJson, bodyBase64, controller.signal)
+      : Promise.resolve({
+          ok: false,
+          error: 'outbound network is not enabled (egress is denied by default)',
+        });
+    void answer.then((settled) => {
+      // Aborted: the invocation that asked ended, and its guest has forgotten the request.
+      if (this.fetches.get(id) !== controller) return;
+      this.fetches.delete(id);
+      const running = this.running;
+      const timeoutMs =
+        running === undefined ? this.options.timeoutMs : Math.max(1, running.deadline - Date.now());
+      const args = settled.ok
+        ? [id, settled.status, settled.statusText, settled.headersJson, settled.bodyBase64, '']
+        : [id, 0, '', '', '', settled.error];
+      this.callIn(() => this.settleFetchRef!, args, timeoutMs);
+    });
+  }
+
+  private abortFetches(): void {
+    for (const controller of this.fetches.values()) controller.abort();
+    this.fetches.clear();
   }
 
   clearTimer(id: number): void {

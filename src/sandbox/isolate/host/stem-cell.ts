@@ -1,5 +1,6 @@
 import ivm from 'isolated-vm';
 import type { GuestCompletionStatus, GuestPayloadKind, GuestResponseKind } from '../../../guest/protocol.js';
+import type { GuestSettleFetch } from '../../../guest/host-bindings.js';
 import { webHostBindings } from '../web-host-bindings.js';
 import type { GuestRuntimeImage } from './guest-runtime-image.js';
 
@@ -9,6 +10,7 @@ const MIN_ISOLATE_MEMORY_MB = 8;
 export interface CellOwner {
   setTimer(id: number, delayMs: number): void;
   clearTimer(id: number): void;
+  startFetch(id: number, method: unknown, url: unknown, headersJson: unknown, bodyBase64: unknown): void;
   complete(
     invocationId: string,
     status: GuestCompletionStatus,
@@ -23,7 +25,10 @@ export type GuestInvoke = (
   kind: GuestPayloadKind,
   payload: string,
   deadline: number,
+  traceparent: string,
 ) => void;
+
+export type { GuestSettleFetch };
 
 /**
  * An isolate with the guest runtime already evaluated and no function in it yet (the survey's
@@ -36,6 +41,7 @@ export interface StemCell {
   loadRef: ivm.Reference<(configJson: string) => string>;
   invokeRef: ivm.Reference<GuestInvoke>;
   fireTimerRef: ivm.Reference<(id: number) => void>;
+  settleFetchRef: ivm.Reference<GuestSettleFetch>;
   /** Set when the cell is handed to an instance; callbacks before that are ignored. */
   owner: CellOwner | undefined;
 }
@@ -60,6 +66,10 @@ export function createStemCell(runtime: GuestRuntimeImage, memoryMb: number): St
           logsJson: string,
         ) => cell.owner?.complete(invocationId, status, kind, body, logsJson),
       ),
+      new ivm.Callback(
+        (id: number, method: unknown, url: unknown, headersJson: unknown, bodyBase64: unknown) =>
+          cell.owner?.startFetch(id, method, url, headersJson, bodyBase64),
+      ),
     ]);
     const runtimeRef = context.global.getSync('__strato_runtime', { reference: true }) as ivm.Reference<
       Record<string, unknown>
@@ -67,6 +77,9 @@ export function createStemCell(runtime: GuestRuntimeImage, memoryMb: number): St
     cell.loadRef = runtimeRef.getSync('load', { reference: true }) as StemCell['loadRef'];
     cell.invokeRef = runtimeRef.getSync('invoke', { reference: true }) as StemCell['invokeRef'];
     cell.fireTimerRef = runtimeRef.getSync('fireTimer', { reference: true }) as StemCell['fireTimerRef'];
+    cell.settleFetchRef = runtimeRef.getSync('settleFetch', {
+      reference: true,
+    }) as StemCell['settleFetchRef'];
     runtimeRef.release();
     context.global.deleteSync('__strato_runtime');
     return cell;

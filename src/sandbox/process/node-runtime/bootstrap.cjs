@@ -69,6 +69,10 @@ async function invoke(handler, next) {
   if (headers['lambda-runtime-trace-id'] !== undefined) {
     process.env._X_AMZN_TRACE_ID = headers['lambda-runtime-trace-id'];
   } else delete process.env._X_AMZN_TRACE_ID;
+  // OpenTelemetry's environment carrier for W3C trace context: an SDK in the function reads it.
+  if (headers['lambda-runtime-traceparent'] !== undefined) {
+    process.env.TRACEPARENT = headers['lambda-runtime-traceparent'];
+  } else delete process.env.TRACEPARENT;
   const settled = deferred();
   current = { requestId, settled };
   const context = makeContext(requestId, deadline, headers, settled);

@@ -1,0 +1,182 @@
+/**
+ * Tracing on the invoke hot path: warm req/s of one function on a server with tracing export off (no
+ * `otlpEndpoint`, no traceparent sent) against a server with it on (`otlpEndpoint` at a local OTLP sink,
+ * a traceparent on every request), in the same run, alternating so drift hits both alike. Metrics are on in
+ * both (they always are). Runs alone in under a minute from sources:
+ *   node --import tsx bench/tracing.ts        (BENCH_SECONDS per run, default 3; BENCH_ROUNDS, default 6)
+ * On a shared machine throughput drifts by tens of percent within seconds, so the ratio reported is the
+ * median of the per-round ratios of back-to-back runs (the order flips every round).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { bundleFunction } from '../src/build/bundle-function.js';
+import { StratoClient } from '../src/client/strato-client.js';
+import { startListening, stopChild } from './child-server.js';
+import { loadGenerator, loadTest, type LoadResult } from './http-load.js';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
+const CONNECTIONS = 50;
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+/** An OTLP/HTTP collector that counts the spans it is sent and answers 200. */
+async function startSink(): Promise<{ url: string; spans: () => number; close(): Promise<void> }> {
+  let spans = 0;
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      // Each span has exactly one "spanId" key in OTLP/JSON; counting them is cheaper than parsing.
+      spans += Buffer.concat(chunks).toString('utf8').split('"spanId"').length - 1;
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spans: () => spans,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** CPU seconds (user + system) used so far by a process and its live descendants (the isolate hosts). */
+function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  const visit = (id: number) => {
+    try {
+      // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${id}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      for (const task of readdirSync(`/proc/${id}/task`)) {
+        const children = readFileSync(`/proc/${id}/task/${task}/children`, 'utf8').trim();
+        for (const child of children === '' ? [] : children.split(' ')) visit(Number(child));
+      }
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  };
+  visit(pid);
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+async function startStrato(dataDir: string, env: Record<string, string>) {
+  const server = await startListening(
+    ['--import', 'tsx', 'src/cli/main.ts', 'server', '--port', '0', '--data-dir', dataDir],
+    { STRATO_LOG_LEVEL: 'warn', ...env },
+  );
+  const hello = await bundleFunction('examples/hello.ts');
+  await new StratoClient(server.url).deploy('hello', {
+    code: hello.code,
+    sourceMap: hello.sourceMap,
+    concurrency: 64,
+  });
+  return server;
+}
+
+export interface TracingComparison {
+  off: Measured[];
+  on: Measured[];
+  /** Median over rounds of on/off req/s of back-to-back runs. */
+  medianRatio: number;
+  cpuOff: number;
+  cpuOn: number;
+  spans: number;
+}
+
+type Measured = LoadResult & { cpuUsPerRequest: number };
+
+export const mean = (list: Measured[], pick: (r: Measured) => number) =>
+  list.reduce((sum, r) => sum + pick(r), 0) / list.length;
+
+/** Runs both servers and the sink, alternating load runs; `npm run bench` adds its rows from this. */
+export async function compareTracing(seconds = SECONDS, rounds = ROUNDS): Promise<TracingComparison> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strato-bench-tracing-'));
+  const sink = await startSink();
+  const off = await startStrato(path.join(dataDir, 'off'), {});
+  const on = await startStrato(path.join(dataDir, 'on'), { STRATO_OTLP_ENDPOINT: sink.url });
+  const body = '{"name":"bench"}';
+  /** A load run, with the server's CPU time per request (robust where req/s is not: a shared machine). */
+  const run = async (
+    server: { url: string; child: { pid?: number | undefined } },
+    traced: boolean,
+    seconds: number,
+  ) => {
+    const cpuBefore = treeCpuSeconds(server.child.pid!);
+    const result = await loadTest({
+      url: `${server.url}/v1/functions/hello/invoke`,
+      method: 'POST',
+      body,
+      connections: CONNECTIONS,
+      seconds,
+      ...(traced ? { headers: { traceparent: TRACEPARENT } } : {}),
+    });
+    const requests = result.requestsPerSecond * seconds;
+    return { ...result, cpuUsPerRequest: ((treeCpuSeconds(server.child.pid!) - cpuBefore) * 1e6) / requests };
+  };
+  const results: { off: Measured[]; on: Measured[] } = { off: [], on: [] };
+  try {
+    await run(off, false, 2);
+    await run(on, true, 2);
+    for (let round = 0; round < rounds; round++) {
+      if (round % 2 === 0) {
+        results.off.push(await run(off, false, seconds));
+        results.on.push(await run(on, true, seconds));
+      } else {
+        results.on.push(await run(on, true, seconds));
+        results.off.push(await run(off, false, seconds));
+      }
+    }
+    // Give the last batch its export delay, so the span count covers the runs.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+  } finally {
+    await stopChild(off.child);
+    await stopChild(on.child);
+    await sink.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const ratios = results.on.map((r, i) => r.requestsPerSecond / results.off[i]!.requestsPerSecond);
+  const medianRatio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+  return {
+    ...results,
+    medianRatio,
+    cpuOff: mean(results.off, (r) => r.cpuUsPerRequest),
+    cpuOn: mean(results.on, (r) => r.cpuUsPerRequest),
+    spans: sink.spans(),
+  };
+}
+
+async function main(): Promise<void> {
+  const { off, on, medianRatio, cpuOff, cpuOn, spans } = await compareTracing();
+  const results = { off, on };
+  const errors = [...results.off, ...results.on].reduce((sum, r) => sum + r.errors + r.non2xx, 0);
+  console.log(
+    `\nnode ${process.version}, ${os.cpus().length} cores, ${ROUNDS} x ${SECONDS}s per side, ${CONNECTIONS} conn, load generator: ${loadGenerator}\n`,
+  );
+  console.log('| what | req/s | p50 ms | p99 ms | server CPU µs/req | note |');
+  console.log('|---|---|---|---|---|---|');
+  const line = (what: string, list: Measured[], note: string) =>
+    console.log(
+      `| ${what} | ${mean(list, (r) => r.requestsPerSecond).toFixed(0)} | ${mean(list, (r) => r.p50Ms).toFixed(2)} | ${mean(list, (r) => r.p99Ms).toFixed(2)} | ${mean(list, (r) => r.cpuUsPerRequest).toFixed(0)} | ${note} |`,
+    );
+  line('warm invoke, tracing off', results.off, 'baseline; no traceparent sent');
+  line(
+    'warm invoke, tracing on (OTLP export + traceparent)',
+    results.on,
+    `req/s median ratio ${medianRatio.toFixed(3)}x off; CPU/req ${(cpuOn / cpuOff).toFixed(3)}x off (throughput ${(cpuOff / cpuOn).toFixed(3)}x at equal CPU); ${spans} spans exported`,
+  );
+  console.log(
+    `\nper round (off/on req/s): ${results.off.map((r, i) => `${r.requestsPerSecond.toFixed(0)}/${results.on[i]!.requestsPerSecond.toFixed(0)}`).join(', ')}`,
+  );
+  if (errors > 0) console.log(`errors or non-2xx: ${errors}`);
+}
+
+// Alone (`node --import tsx bench/tracing.ts`) it prints its own table; imported by run.ts it does not.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
