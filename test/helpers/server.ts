@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { bundleFunction } from '../../src/build/bundle-function.js';
 import { StratoClient, type DeployRequest, type FunctionResponse } from '../../src/client/strato-client.js';
 import { parseServerConfig, type ServerConfigInput } from '../../src/config/server-config.js';
@@ -16,13 +16,17 @@ export interface TestServer extends RunningServer {
 
 /**
  * A real server on port 0 with its own temp data dir and SQLite file. With `overrides.dataDir`, it runs
- * on that dir and `stop()` leaves it in place (a restart test starts a second server on it).
+ * on that dir and `stop()` leaves it in place (a restart test starts a second server on it). `logger`
+ * receives the platform's own log lines (silent by default).
  */
-export async function startTestServer(overrides: Partial<ServerConfigInput> = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Partial<ServerConfigInput> = {},
+  logger: Logger = pino({ level: 'silent' }),
+): Promise<TestServer> {
   const ownDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'strato-test-'));
   const config = parseServerConfig({ port: 0, dataDir, isolateHosts: 1, logLevel: 'silent', ...overrides });
-  const server = await startServer(config, pino({ level: 'silent' }));
+  const server = await startServer(config, logger);
   return {
     ...server,
     client: new StratoClient(server.url),
