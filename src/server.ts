@@ -22,7 +22,7 @@ import { VersionResolver } from './invoke/version-resolver.js';
 import { InvocationRecorder } from './observe/invocation-recorder.js';
 import { PlatformMetrics } from './observe/metrics.js';
 import { createLogger } from './observe/logger.js';
-import { extractZip } from './build/zip-archive.js';
+import { checkZip, extractZip } from './build/zip-archive.js';
 import { IsolateSandbox } from './sandbox/isolate/isolate-sandbox.js';
 import { ProcessSandbox } from './sandbox/process/index.js';
 import { ContainerSandbox } from './sandbox/container/index.js';
@@ -124,6 +124,7 @@ export async function startServer(
   const provisioner = new Provisioner(store, scheduler, (version) => invoker.specOf(version), logger);
   await provisioner.loadAll();
   const functions = new FunctionService(store, {
+    checkZip: (zip) => checkZip(zip),
     validate: (name, functionConfig) => provisioner.validate(name, functionConfig),
     onChanged: (name) => {
       resolver.invalidate(name);

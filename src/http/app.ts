@@ -24,6 +24,7 @@ import { registerTriggerRoutes } from './routes/trigger-routes.js';
 import type { TriggerService } from '../triggers/trigger-service.js';
 import type { ImageService } from '../image/image-service.js';
 import { registerImageRoutes } from './routes/image-routes.js';
+import { registerJsonBodyParser } from './json-body-parser.js';
 
 export interface HttpDependencies {
   store: Store;
@@ -99,6 +100,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
     return503OnClosing: true,
   });
 
+  registerJsonBodyParser(app);
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendError(
