@@ -125,13 +125,17 @@ let compiled: Buffer | undefined;
 
 /** The probe, compiled statically once per test process (it runs in a busybox image too). */
 export function syscallProbeBinary(): Buffer {
-  if (compiled !== undefined) return compiled;
+  compiled ??= compileStatic(PROBE_SOURCE);
+  return compiled;
+}
+
+/** A static binary of C `source` (gcc -static), so that it runs in any image. */
+export function compileStatic(source: string): Buffer {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'strato-probe-src-'));
   try {
-    writeFileSync(path.join(dir, 'probe.c'), PROBE_SOURCE);
+    writeFileSync(path.join(dir, 'probe.c'), source);
     execFileSync('gcc', ['-static', '-O1', '-o', path.join(dir, 'probe'), path.join(dir, 'probe.c')]);
-    compiled = readFileSync(path.join(dir, 'probe'));
-    return compiled;
+    return readFileSync(path.join(dir, 'probe'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
