@@ -146,9 +146,13 @@ function errorCode(body: string): string | null {
   }
 }
 
-/** The function's stored log text (every line of its invocations). */
+/** The function's stored log text (every line of its invocations), once the recorder has written some. */
 export async function logTextOf(server: TestServer, name: string): Promise<string> {
-  const response = await fetch(`${server.url}/v1/functions/${name}/logs?limit=1000`);
-  const { logs } = (await response.json()) as { logs: Array<{ message: string }> };
-  return logs.map((line) => line.message).join('\n');
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(`${server.url}/v1/functions/${name}/logs?limit=1000`);
+    const { logs } = (await response.json()) as { logs: Array<{ message: string }> };
+    // Records are written off the request path: the first read may come before them.
+    if (logs.length > 0 || attempt === 50) return logs.map((line) => line.message).join('\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
