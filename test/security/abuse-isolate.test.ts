@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { isolateHostOf } from '../../src/sandbox/isolate/isolate-sandbox.js';
 import { startTestServer, uniqueName, type TestServer } from '../helpers/server.js';
-import { describeAbuseCorpus, logTextOf, type AbuseCase } from './support/abuse-harness.js';
+import { describeAbuseCorpus, logFloodCase, type AbuseCase } from './support/abuse-harness.js';
 
 // Resource abuse in the isolate tier: each abuser runs beside a neighbour isolate in the same host
 // process. That a case can fail: without isolated-vm's memoryLimit (src/sandbox/isolate/host/) the
@@ -75,18 +75,10 @@ const cases: AbuseCase[] = [
     expectedStatus: 500,
     expectedCode: 'FUNCTION_ERROR',
   },
-  {
-    id: 'log-flood',
-    deploy: code("for (let i = 0; i < 200000; i++) console.log('flood '.repeat(20)); return 'flooded';"),
-    expectedStatus: 200,
-    expectedCode: null,
-    expectedBody: /flooded/,
-    after: async (server, name) => {
-      const logs = await logTextOf(server, name);
-      expect(logs).toContain('[strato] log output truncated');
-      expect(logs.length).toBeLessThan(2 * LOG_LIMIT);
-    },
-  },
+  logFloodCase(
+    code("for (let i = 0; i < 200000; i++) console.log('flood '.repeat(20)); return 'flooded';"),
+    LOG_LIMIT,
+  ),
 ];
 
 describeAbuseCorpus({

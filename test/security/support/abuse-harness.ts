@@ -146,6 +146,22 @@ function errorCode(body: string): string | null {
   }
 }
 
+/** A log flood: the abuser prints far more than `logLimitBytes` and answers "flooded"; its logs are cut. */
+export function logFloodCase(deploy: AbuseCase['deploy'], logLimitBytes: number): AbuseCase {
+  return {
+    id: 'log-flood',
+    deploy,
+    expectedStatus: 200,
+    expectedCode: null,
+    expectedBody: /flooded/,
+    after: async (server, name) => {
+      const logs = await logTextOf(server, name);
+      expect(logs).toContain('[strato] log output truncated');
+      expect(logs.length).toBeLessThan(2 * logLimitBytes);
+    },
+  };
+}
+
 /** The function's stored log text (every line of its invocations), once the recorder has written some. */
 export async function logTextOf(server: TestServer, name: string): Promise<string> {
   for (let attempt = 0; ; attempt++) {

@@ -16,13 +16,15 @@ export interface ShellFunctionSettings {
  * busybox one, which runs on the host's sh and wget just as well, so both tiers run the same shell.
  * `files` land beside the bootstrap in /var/task, executable.
  */
-export async function deployProcessShell(
+export type ShellDeployer = (
   server: TestServer,
   name: string,
   handler: string,
-  files: Record<string, Buffer> = {},
-  settings: ShellFunctionSettings = {},
-): Promise<void> {
+  files?: Record<string, Buffer>,
+  settings?: ShellFunctionSettings,
+) => Promise<void>;
+
+export const deployProcessShell: ShellDeployer = async (server, name, handler, files = {}, settings = {}) => {
   const zip = await zipOf({ bootstrap: busyboxBootstrapScript(handler), ...files }, Object.keys(files));
   const response = await fetch(`${server.url}/v1/functions/${name}`, {
     method: 'PUT',
@@ -30,16 +32,16 @@ export async function deployProcessShell(
     body: JSON.stringify({ zipFile: zip.toString('base64'), runtime: 'provided.al2023', ...settings }),
   });
   expect(response.status, await response.clone().text()).toBe(201);
-}
+};
 
 /** The same as {@link deployProcessShell} on the container tier: a busybox image imported as an archive. */
-export async function deployContainerShell(
-  server: TestServer,
-  name: string,
-  handler: string,
-  files: Record<string, Buffer> = {},
-  settings: ShellFunctionSettings = {},
-): Promise<void> {
+export const deployContainerShell: ShellDeployer = async (
+  server,
+  name,
+  handler,
+  files = {},
+  settings = {},
+) => {
   const image = await busyboxRuntimeImage({
     script: handler,
     extraLayers:
@@ -55,7 +57,7 @@ export async function deployContainerShell(
   });
   const imported = await server.client.importImageArchive(await dockerSaveArchive(image));
   await server.client.deploy(name, { image: imported.imageId, ...settings });
-}
+};
 
 export type ShellTier = 'process' | 'container';
 
