@@ -27,7 +27,7 @@ import { PlatformMetrics } from './observe/metrics.js';
 import { idOnlyTracer } from './observe/invocation-tracer.js';
 import { createOtlpTracer } from './observe/otel-tracer.js';
 import { createLogger } from './observe/logger.js';
-import { extractZip } from './build/zip-archive.js';
+import { checkZip, extractZip } from './build/zip-archive.js';
 import { IsolateSandbox } from './sandbox/isolate/isolate-sandbox.js';
 import { ProcessSandbox } from './sandbox/process/index.js';
 import { ContainerSandbox } from './sandbox/container/index.js';
@@ -168,6 +168,7 @@ export async function startServer(
   const provisioner = new Provisioner(store, scheduler, (version) => invoker.specOf(version), logger);
   await provisioner.loadAll();
   const functions = new FunctionService(store, {
+    checkZip: (zip) => checkZip(zip),
     validate: (name, functionConfig) => provisioner.validate(name, functionConfig),
     onChanged: (name) => {
       resolver.invalidate(name);

@@ -1,4 +1,5 @@
-import { mkdir, open, readdir, realpath, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, realpath, rm, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -44,6 +45,19 @@ export interface ExtractedZip {
   /** Regular files written, in archive order; directories are not listed. */
   files: ExtractedFile[];
   totalBytes: number;
+}
+
+/**
+ * Checks a zip by extracting it into a scratch directory that is removed again: a deploy refuses exactly
+ * what an instance start would (the same rules, counted on the bytes actually decompressed).
+ */
+export async function checkZip(zip: Buffer, limits: Partial<ZipLimits> = {}): Promise<void> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'strato-zip-check-'));
+  try {
+    await extractZip(zip, scratch, limits);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 /**

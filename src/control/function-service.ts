@@ -38,6 +38,11 @@ export interface ImageResolver {
 export interface FunctionServiceHooks {
   /** Called after anything about a function changed, so caches and idle instances can go. */
   onChanged(functionName: string): void;
+  /**
+   * Refuses an unsafe zip (INVALID_ZIP: `..`, absolute paths, symlinks; ZIP_TOO_LARGE: bombs) before it is
+   * stored, so a deploy fails instead of every later cold start. @default zips are checked only at extraction
+   */
+  checkZip?(zip: Buffer): Promise<void>;
   /** Refuses a config the node cannot honour (a reservation beyond its capacity) before it is published. */
   validate?(functionName: string, config: FunctionConfig): void;
   /** Container images; absent: deploys of images fail with UNSUPPORTED_IMAGE. */
@@ -66,13 +71,10 @@ export class FunctionService {
     // The schema guarantees exactly one: a JavaScript bundle, a zip for a Lambda runtime, or an image. The
     // image is pulled (or found) before anything is published: a deploy of an unfetchable image changes nothing.
     const deployedImage = body.image === undefined ? undefined : await this.resolveImage(body.image, body);
+    const zip = body.zipFile === undefined ? undefined : Buffer.from(body.zipFile, 'base64');
+    if (zip !== undefined) await this.hooks.checkZip?.(zip);
     const codeSha256 =
-      deployedImage?.codeSha256 ??
-      (await this.putArtifact(
-        body.zipFile !== undefined
-          ? Buffer.from(body.zipFile, 'base64')
-          : Buffer.from(body.code ?? '', 'utf8'),
-      ));
+      deployedImage?.codeSha256 ?? (await this.putArtifact(zip ?? Buffer.from(body.code ?? '', 'utf8')));
     const sourceMapSha256 =
       body.sourceMap === undefined || body.sourceMap === null
         ? null

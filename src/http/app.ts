@@ -29,6 +29,7 @@ import { registerImageRoutes } from './routes/image-routes.js';
 import type { SecretService } from '../secrets/secret-service.js';
 import { registerSecretRoutes } from './routes/secret-routes.js';
 import { registerConsoleRoutes } from './routes/console-routes.js';
+import { registerJsonBodyParser } from './json-body-parser.js';
 
 export interface HttpDependencies {
   store: Store;
@@ -108,6 +109,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
     return503OnClosing: true,
   });
 
+  registerJsonBodyParser(app);
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendError(

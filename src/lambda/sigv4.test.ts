@@ -1,4 +1,4 @@
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -17,6 +17,7 @@ import {
   type SigV4Request,
   type SigV4Result,
 } from './sigv4.js';
+import { NodeSha256 } from '../../test/helpers/node-sha256.js';
 
 const ACCESS_KEY_ID = 'AKIDSTRATOTEST';
 const SECRET = 'secret';
@@ -25,33 +26,6 @@ const clockAt = (ms: number): SigV4Options => ({ service: 'lambda', now: () => m
 const atSigningTime = clockAt(SIGNED_AT.getTime());
 const lookupSecret = (accessKeyId: string): string | undefined =>
   accessKeyId === ACCESS_KEY_ID ? SECRET : undefined;
-
-/** The SDK's hash contract over node:crypto (`@aws-crypto/sha256-js` is not installed). */
-class NodeSha256 {
-  private hash: Hash | Hmac;
-  private readonly secret: string | Uint8Array | undefined;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.secret =
-      secret === undefined || typeof secret === 'string'
-        ? secret
-        : ArrayBuffer.isView(secret)
-          ? new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength)
-          : new Uint8Array(secret);
-    this.hash = this.fresh();
-  }
-  update(chunk: Uint8Array): void {
-    this.hash.update(chunk);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.hash.digest()));
-  }
-  reset(): void {
-    this.hash = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
-  }
-}
 
 interface SignerOptions {
   service?: string;

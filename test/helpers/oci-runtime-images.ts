@@ -61,7 +61,7 @@ export const ECHO_HANDLER = 'cat "$EVENT_FILE"';
 /**
  * A Lambda custom runtime in POSIX sh over busybox wget. `handler` is shell code run once per invocation
  * with `$EVENT_FILE` (the event JSON), `$REQUEST_ID` and `$1` (= `$EVENT_FILE`); what it prints is the
- * response body. A non-zero exit is reported to `/error` as `HandlerError` (its stderr becomes the message).
+ * response body, and what it writes to fd 3 goes to the function's log. A non-zero exit is reported to `/error` as `HandlerError` (its stderr becomes the message).
  * Scratch files live in `$TMPDIR` (default /tmp), which Lambda-compatible runtimes make writable.
  */
 export function busyboxBootstrapScript(handler: string = ECHO_HANDLER): string {
@@ -70,6 +70,8 @@ export function busyboxBootstrapScript(handler: string = ECHO_HANDLER): string {
 API="http://\${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
 WORK="\${TMPDIR:-/tmp}/runtime.$$"
 mkdir -p "$WORK"
+# The handler's stderr becomes its error message; fd 3 stays the runtime's stderr, the function's log.
+exec 3>&2
 handler() {
 ${handler}
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { expect } from 'vitest';
 import type { InvocationRecord } from '../../src/core/invocation.js';
 import { bundleFunction } from '../../src/build/bundle-function.js';
@@ -18,16 +18,17 @@ export interface TestServer extends RunningServer {
 
 /**
  * A real server on port 0 with its own temp data dir and SQLite file. With `overrides.dataDir`, it runs
- * on that dir and `stop()` leaves it in place (a restart test starts a second server on it).
+ * on that dir and `stop()` leaves it in place (a restart test starts a second server on it). `logger`
+ * receives the platform's own log lines (silent by default).
  */
 export async function startTestServer(
   overrides: Partial<ServerConfigInput> = {},
-  options: ServerOptions = {},
+  options: ServerOptions & { logger?: Logger } = {},
 ): Promise<TestServer> {
   const ownDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'strato-test-'));
   const config = parseServerConfig({ port: 0, dataDir, isolateHosts: 1, logLevel: 'silent', ...overrides });
-  const server = await startServer(config, pino({ level: 'silent' }), options);
+  const server = await startServer(config, options.logger ?? pino({ level: 'silent' }), options);
   return {
     ...server,
     client: new StratoClient(server.url),

@@ -1,11 +1,18 @@
 import { ZipFile } from 'yazl';
 
-/** A zip of `files` (text or bytes) as Lambda takes it; `bootstrap` is made executable. */
-export function zipOf(files: Record<string, string | Buffer>): Promise<Buffer> {
+/**
+ * A zip of `files` (text or bytes) as Lambda takes it; `bootstrap` and the names in `executables` are made
+ * executable.
+ */
+export function zipOf(
+  files: Record<string, string | Buffer>,
+  executables: readonly string[] = [],
+): Promise<Buffer> {
   const zip = new ZipFile();
   for (const [name, content] of Object.entries(files)) {
     const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-    zip.addBuffer(bytes, name, { mode: name === 'bootstrap' ? 0o100755 : 0o100644 });
+    const executable = name === 'bootstrap' || executables.includes(name);
+    zip.addBuffer(bytes, name, { mode: executable ? 0o100755 : 0o100644 });
   }
   zip.end();
   return new Promise((resolve, reject) => {

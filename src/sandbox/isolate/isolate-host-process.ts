@@ -77,7 +77,10 @@ export class IsolateHostProcess {
     // Running from TypeScript sources (tests, dev): let tsx load the host too.
     const loader = extension === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];
     const child = fork(entry, [], {
-      execArgv: ['--no-node-snapshot', ...loader],
+      // --noexpose-wasm: WebAssembly memory lives outside the V8 heap, so isolated-vm's memory limit does
+      // not count it (a 128 MB function filled 2 GB of it, test/security/escape-isolate.test.ts), and
+      // its async compile never settles in an isolate. V8 flags are per process: this hides it from every guest.
+      execArgv: ['--no-node-snapshot', '--noexpose-wasm', ...loader],
       // The host needs nothing from our environment, and function code must never see it.
       env: {},
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

@@ -90,7 +90,7 @@ export class IsolateSandbox implements Sandbox {
   }
 
   startInstance(spec: InstanceSpec): SandboxInstance {
-    const hostIndex = hashName(spec.functionName) % this.hosts.length;
+    const hostIndex = isolateHostOf(spec.functionName, this.hosts.length);
     const instance = new IsolateInstanceHandle(randomUUID(), hostIndex, spec, this);
     this.instances.set(instance.id, instance);
     instance.started = this.sendStart(instance);
@@ -379,6 +379,14 @@ function crashResult(message: string): InvokeResult {
 }
 
 /** FNV-1a: a stable, cheap spread of function names over hosts. */
+/**
+ * The host process a function's isolates live in: a hash of its name, so that one function's instances
+ * share a host's code cache. Exported for tests that must place two functions apart (or together).
+ */
+export function isolateHostOf(functionName: string, hostCount: number): number {
+  return hashName(functionName) % hostCount;
+}
+
 function hashName(name: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) {

@@ -67,6 +67,11 @@ export interface ConfinedProcess {
   exited: Promise<ConfinedExit>;
   /** Kills the whole instance: every process in its namespaces and cgroup. */
   kill(): void;
+  /**
+   * OOM kills in the instance's cgroup so far (0 once it is gone): a rise during an invocation is a process
+   * of the function killed for memory while the runtime lived on.
+   */
+  oomKills?: () => Promise<number>;
 }
 
 /**
@@ -145,6 +150,11 @@ export async function runInNamespaces(script: string, cgroup: InstanceCgroup): P
     stderr: child.stderr,
     stdin: child.stdin,
     exited,
+    oomKills: () =>
+      cgroup.readOomState().then(
+        (state) => state.oomKills,
+        () => 0,
+      ),
     kill() {
       // --kill-child turns unshare's death into SIGKILL for the namespace's init, which takes the whole pid
       // namespace with it; the cgroup sweep on exit catches anything that escaped in between.

@@ -1,3 +1,4 @@
+import { existsSync, realpathSync } from 'node:fs';
 import { access, constants, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -65,7 +66,11 @@ export class ProcessSandbox implements Sandbox {
       });
     });
     const dataDir = resolve(options.dataDir);
-    const hiddenPaths = outermostPaths([dataDir, ...(options.hidePaths ?? []).map((path) => resolve(path))]);
+    const hiddenPaths = outermostPaths([
+      dataDir,
+      ...hostSocketDirs(),
+      ...(options.hidePaths ?? []).map((path) => resolve(path)),
+    ]);
     const instancesDir = join(dataDir, 'instances');
     // Left over from a previous run: those instances are gone with their processes.
     await rm(instancesDir, { recursive: true, force: true });
@@ -154,6 +159,15 @@ export class ProcessSandbox implements Sandbox {
 }
 
 /** The paths that are not inside another of them: covering `/a` already hides `/a/b`. */
+/**
+ * Where the host keeps its daemons' unix sockets (Postgres, MySQL, D-Bus, containerd). Neither the read-only
+ * root nor the network namespace stops connect() on a filesystem socket, so a function could talk to a
+ * 0777 database socket (test/security/escape-process.test.ts). /var/run is usually a link to /run.
+ */
+function hostSocketDirs(): string[] {
+  return [...new Set(['/run', '/var/run'].filter((dir) => existsSync(dir)).map((dir) => realpathSync(dir)))];
+}
+
 function outermostPaths(paths: readonly string[]): string[] {
   const unique = [...new Set(paths)];
   return unique.filter(

@@ -145,7 +145,12 @@ export async function startRuntime(
 /** What {@link untilFirstPoll} needs of a started runtime, whichever tier started it. */
 export interface StartedRuntime {
   endpoint: RuntimeApiEndpoint;
-  process: { exited: Promise<ConfinedExit>; stdout: Readable; stderr: Readable };
+  process: {
+    exited: Promise<ConfinedExit>;
+    stdout: Readable;
+    stderr: Readable;
+    oomKills?: (() => Promise<number>) | undefined;
+  };
   capture: OutputCapture;
   /** Kills the runtime, closes the endpoint and removes what the instance created. */
   stop: () => Promise<void>;
@@ -178,7 +183,15 @@ export async function untilFirstPoll(
       onPolled();
       return {
         kind: 'ready',
-        runtime: { endpoint, exited: running.exited, capture, initDurationMs, drainOutput, stop },
+        runtime: {
+          endpoint,
+          exited: running.exited,
+          capture,
+          initDurationMs,
+          drainOutput,
+          stop,
+          ...(running.oomKills === undefined ? {} : { oomKills: running.oomKills }),
+        },
       };
     case 'init-error':
       await drainOutput(false);

@@ -18,6 +18,13 @@ let stemCells: StemCellPool | undefined;
 let codeCache = true;
 let egress = false;
 const codes = new Map<string, CompiledCode>();
+/**
+ * Code whose instances proved CPU-heavy: new instances of it start with async calls. Kept apart from
+ * `codes`, which forgets code with its last instance: a timeout kills the instance that learnt it, and a
+ * busy loop's replacement would otherwise stall this host for a whole timeout on every call.
+ */
+const heavyCodes = new Set<string>();
+const MAX_HEAVY_CODES = 10_000;
 const instances = new Map<string, IsolateInstance>();
 
 function handle(message: GatewayToHost): void {
@@ -45,6 +52,7 @@ function handle(message: GatewayToHost): void {
           runtime,
           stemCells,
           code,
+          startsHeavy: heavyCodes.has(message.codeSha256),
           timeoutMs: message.timeoutMs,
           egress,
           config: {
@@ -60,6 +68,11 @@ function handle(message: GatewayToHost): void {
           onDead: () => {
             instances.delete(instanceId);
             send({ t: 'instance-dead', instanceId });
+          },
+          onCpuHeavy: () => {
+            // Insertion order: the oldest mark goes first.
+            if (heavyCodes.size >= MAX_HEAVY_CODES) heavyCodes.delete(heavyCodes.values().next().value!);
+            heavyCodes.add(message.codeSha256);
           },
         },
       );

@@ -37,12 +37,16 @@ export interface InstanceOptions {
   timeoutMs: number;
   /** The guest's fetch may reach the network. */
   egress: boolean;
+  /** An earlier instance of this code proved CPU-heavy: call it asynchronously from the start. */
+  startsHeavy: boolean;
 }
 
 /** Reports invocation outcomes and deaths outside invocations. */
 export interface InstanceEvents {
   onCompletion(completion: HostCompletion): void;
   onDead(): void;
+  /** A synchronous call used more than HEAVY_SYNC_CALL_NS: remember it for this code's next instances. */
+  onCpuHeavy(): void;
 }
 
 interface RunningInvocation {
@@ -76,7 +80,9 @@ export class IsolateInstance implements CellOwner {
   constructor(
     private readonly options: InstanceOptions,
     private readonly events: InstanceEvents,
-  ) {}
+  ) {
+    this.heavy = options.startsHeavy;
+  }
 
   get isDead(): boolean {
     return this.dead;
@@ -105,7 +111,7 @@ export class IsolateInstance implements CellOwner {
         timeout: timeoutMs,
         result: { copy: true },
       });
-      if (cell.isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.heavy = true;
+      if (cell.isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.markHeavy();
       cell.loadRef.release();
       const init = JSON.parse(initJson) as GuestInitResult;
       if (init.ok && code.wantsCache) this.scheduleCacheProduction();
@@ -212,14 +218,22 @@ export class IsolateInstance implements CellOwner {
         .catch((error: unknown) => this.onCallFailure(error));
       return;
     }
-    const cpuBefore = this.isolate.cpuTime;
+    const isolate = this.isolate;
+    const cpuBefore = isolate.cpuTime;
     try {
       target.applySync(undefined, args as never[], { timeout: timeoutMs });
     } catch (error) {
+      // A busy loop ends here, on its timeout: the next instance of this code must not run it inline.
+      if (!isolate.isDisposed && isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.markHeavy();
       this.onCallFailure(error);
       return;
     }
-    if (this.isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.heavy = true;
+    if (isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.markHeavy();
+  }
+
+  private markHeavy(): void {
+    if (!this.heavy) this.events.onCpuHeavy();
+    this.heavy = true;
   }
 
   private onCallFailure(error: unknown): void {

@@ -1,8 +1,14 @@
+import http from 'node:http';
+import https from 'node:https';
+
 /**
- * The host half of the guest's `fetch`: performs one outbound request with Node's fetch on behalf of an
+ * The host half of the guest's `fetch`: performs one outbound request with node:http(s) on behalf of an
  * isolate. Everything it reads came from untrusted guest code, so arguments are type-checked, the response
  * body is capped, and requests are aborted when their invocation ends. Redirects are not followed (the
  * guest sees the 3xx), so a later egress policy checks every hop the function asks for.
+ *
+ * Not Node's global fetch: undici parses HTTP with WebAssembly, which isolate hosts run without
+ * (`--noexpose-wasm`, so guests cannot allocate wasm memory outside their heap limit).
  */
 
 /** Largest response body handed back to a guest (Lambda's payload limit). */
@@ -42,44 +48,65 @@ export async function performFetch(
     if (target.protocol !== 'http:' && target.protocol !== 'https:') {
       return { ok: false, error: `unsupported protocol ${target.protocol}` };
     }
-    const headers = new Headers();
+    if (!/^[A-Za-z]{1,16}$/.test(method)) return { ok: false, error: `invalid method ${method}` };
+    const headers: Array<[string, string]> = [];
     for (const pair of JSON.parse(headersJson) as unknown[]) {
       if (!Array.isArray(pair) || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') continue;
-      if (!FORBIDDEN_HEADERS.has(pair[0].toLowerCase())) headers.append(pair[0], pair[1]);
+      if (!FORBIDDEN_HEADERS.has(pair[0].toLowerCase())) headers.push([pair[0], pair[1]]);
     }
-    const response = await fetch(target, {
-      method,
-      headers,
-      body: bodyBase64 === '' ? null : Buffer.from(bodyBase64, 'base64'),
-      redirect: 'manual',
-      signal,
-    });
-    const body = await readCapped(response);
-    const pairs: Array<[string, string]> = [];
-    response.headers.forEach((value, name) => pairs.push([name, value]));
-    return {
-      ok: true,
-      status: response.status,
-      statusText: response.statusText,
-      headersJson: JSON.stringify(pairs),
-      bodyBase64: body.length === 0 ? '' : body.toString('base64'),
-    };
+    const body = bodyBase64 === '' ? undefined : Buffer.from(bodyBase64, 'base64');
+    return await request(target, method.toUpperCase(), headers, body, signal);
   } catch (error) {
-    const cause = (error as { cause?: { message?: string } }).cause?.message;
-    return { ok: false, error: cause ?? (error instanceof Error ? error.message : String(error)) };
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
   }
 }
 
-async function readCapped(response: Response): Promise<Buffer> {
-  if (response.body === null) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    size += (chunk as Uint8Array).byteLength;
-    if (size > MAX_FETCH_RESPONSE_BYTES) {
-      throw new Error(`the response body is larger than ${MAX_FETCH_RESPONSE_BYTES} bytes`);
-    }
-    chunks.push(Buffer.from(chunk as Uint8Array));
-  }
-  return Buffer.concat(chunks);
+function request(
+  target: URL,
+  method: string,
+  headers: Array<[string, string]>,
+  body: Buffer | undefined,
+  signal: AbortSignal,
+): Promise<FetchAnswer> {
+  return new Promise((resolve, reject) => {
+    // Repeated names go out as repeated header lines, as the guest gave them.
+    const byName = Object.create(null) as Record<string, string[]>;
+    for (const [name, value] of headers) (byName[name.toLowerCase()] ??= []).push(value);
+    if (body !== undefined) byName['content-length'] = [String(body.length)];
+    const outgoing = (target.protocol === 'https:' ? https : http).request(target, {
+      method,
+      headers: byName,
+      signal,
+      // One connection per request: nothing a function opened outlives its invocation.
+      agent: false,
+    });
+    outgoing.once('error', reject);
+    outgoing.once('response', (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_FETCH_RESPONSE_BYTES) {
+          response.destroy(new Error(`the response body is larger than ${MAX_FETCH_RESPONSE_BYTES} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.once('error', reject);
+      response.once('end', () => {
+        const pairs: Array<[string, string]> = [];
+        const raw = response.rawHeaders;
+        for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!.toLowerCase(), raw[i + 1]!]);
+        const bytes = Buffer.concat(chunks);
+        resolve({
+          ok: true,
+          status: response.statusCode ?? 502,
+          statusText: response.statusMessage ?? '',
+          headersJson: JSON.stringify(pairs),
+          bodyBase64: bytes.length === 0 ? '' : bytes.toString('base64'),
+        });
+      });
+    });
+    outgoing.end(body);
+  });
 }
