@@ -11,7 +11,7 @@ function traceIdOf(traceparent: string | undefined): string | undefined {
   return traceparent?.split('-')[1];
 }
 
-function recordView(record: InvocationRecord & { traceId?: string }, logs: LogLine[]): HTMLElement[] {
+function recordView(record: InvocationRecord, logs: LogLine[]): HTMLElement[] {
   const fields: [string, Node | string][] = [
     ['Function', link(`/console/functions/${encodeURIComponent(record.functionName)}`, record.functionName)],
     ['Version', String(record.version)],
@@ -24,7 +24,7 @@ function recordView(record: InvocationRecord & { traceId?: string }, logs: LogLi
     ['Log output', `${record.logBytes} bytes${record.logTruncated ? ' (truncated)' : ''}`],
   ];
   // Set by tracing (issue 7 part 3) on records of traced invocations.
-  if (record.traceId !== undefined) fields.push(['Trace id', h('code', { id: 'trace-id' }, record.traceId)]);
+  if (record.traceId !== null) fields.push(['Trace id', h('code', { id: 'trace-id' }, record.traceId)]);
   return [
     h(
       'section',
