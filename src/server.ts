@@ -73,7 +73,7 @@ export async function startServer(
     hosts: config.isolateHosts,
     stemCells: config.isolateStemCells,
     codeCache: config.isolateCodeCache,
-    egress: config.isolateEgress,
+    egressAllowedNetworks: config.egressAllowedNetworks,
     logLimitBytes: config.logLimitPerInvocation,
     logger,
   });

@@ -33,7 +33,8 @@ let sinkUrl: string;
 const sunk: IncomingHttpHeaders[] = [];
 
 beforeAll(async () => {
-  server = await startTestServer({ isolateEgress: true });
+  // Loopback is blocked for functions unless the operator opens it: the sink and Strato itself live there.
+  server = await startTestServer({ egressAllowedNetworks: ['127.0.0.1/32'] });
   sink = createServer((request, response) => {
     sunk.push(request.headers);
     response.end('sunk');
@@ -51,7 +52,7 @@ describe('trace propagation through a function', () => {
   it('carries the caller trace onto outbound fetch calls and into the async child they cause', async () => {
     const caller = uniqueName('trace-parent');
     const child = uniqueName('trace-child');
-    await deploySource(server.client, caller, CALLER);
+    await deploySource(server.client, caller, CALLER, { egress: ['127.0.0.1'] });
     await deploySource(server.client, child, `export default async () => 'child ran';`);
     const before = sunk.length;
     const response = await fetch(`${server.url}/v1/functions/${caller}/invoke`, {
@@ -85,7 +86,7 @@ describe('trace propagation through a function', () => {
   it('leaves a traceparent the function set itself alone', async () => {
     const caller = uniqueName('trace-own');
     const child = uniqueName('trace-own-child');
-    await deploySource(server.client, caller, CALLER);
+    await deploySource(server.client, caller, CALLER, { egress: ['127.0.0.1'] });
     await deploySource(server.client, child, `export default async () => null;`);
     const own = `00-${'1'.repeat(32)}-${'2'.repeat(16)}-00`;
     const before = sunk.length;

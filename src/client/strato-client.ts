@@ -67,6 +67,8 @@ export interface FunctionSettingsRequest {
   minInstances?: number;
   /** Invocations per second as a token bucket; null removes the limit. */
   rateLimit?: { rate: number; burst?: number; initialBurst?: number } | null;
+  /** Hosts outbound `fetch` may reach (`api.example.com`, `*.example.com`, `host:8443`); null or [] removes. */
+  egress?: string[] | null;
   description?: string;
   /** Async delivery: retries after a failed attempt, maximum event age, destinations (null clears one). */
   asyncRetries?: number;

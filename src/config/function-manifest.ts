@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { ALIAS_NAME_PATTERN, FUNCTION_NAME_PATTERN, type RateLimitPolicy } from '../core/function.js';
+import {
+  ALIAS_NAME_PATTERN,
+  EGRESS_PATTERN,
+  FUNCTION_NAME_PATTERN,
+  type RateLimitPolicy,
+} from '../core/function.js';
 import { durationMs } from './duration.js';
 import { nodeHandlerSchema } from './lambda-handler.js';
 import { isNodeRuntime, NODE_RUNTIMES } from './node-runtimes.js';
@@ -87,6 +92,25 @@ export const functionSettingsSchema = z.strictObject({
   onFailure: destinationSchema.nullable().optional(),
   /** Invocations per second, as a token bucket (`{ rate, burst?, initialBurst? }`); null removes the limit. */
   rateLimit: rateLimitSchema.nullable().optional(),
+  /** Hosts outbound `fetch` may reach (`api.example.com`, `*.example.com`, `host:8443`); [] or null: none. */
+  egress: z
+    .array(
+      z
+        .string()
+        .max(260)
+        .transform((pattern) => pattern.toLowerCase())
+        .pipe(
+          z
+            .string()
+            .regex(
+              EGRESS_PATTERN,
+              'egress patterns are a host name or IP, or *.domain, with an optional :port',
+            ),
+        ),
+    )
+    .max(50)
+    .nullable()
+    .optional(),
 });
 
 export const registryAuthSchema = z.strictObject({

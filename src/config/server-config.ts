@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -142,10 +143,22 @@ export const serverConfigSchema = z
     /** Where the master key lives when `masterKey` is unset (mode 0600; refused if others can read it). @default `<dataDir>/master.key` */
     masterKeyFile: z.string().min(1).optional(),
     /**
-     * Lets isolate functions' `fetch` reach any http(s) host (no filtering). Off by default: egress is denied.
-     * A stand-in until per-function egress policies exist.
+     * Private or loopback networks (CIDRs: `10.1.2.0/24`, `127.0.0.1/32`) the operator opens to functions'
+     * outbound `fetch`; a function still needs a matching `egress` pattern. Comma-separated in the env.
+     * @default none: loopback, private, link-local and metadata addresses are unreachable
      */
-    isolateEgress: booleanSetting.default(false),
+    egressAllowedNetworks: z
+      .preprocess(
+        (value) =>
+          typeof value === 'string'
+            ? value
+                .split(',')
+                .map((part) => part.trim())
+                .filter(Boolean)
+            : value,
+        z.array(z.string().refine(isCidr, 'networks are CIDRs like 10.0.0.0/8 or fd00::/8')),
+      )
+      .default([]),
     /**
      * OpenTelemetry collector to export invocation spans to over OTLP/HTTP: its base URL
      * (`http://127.0.0.1:4318`, `/v1/traces` is appended) or a full URL ending in `/v1/traces`.
@@ -185,7 +198,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_MASTER_KEY_FILE: 'masterKeyFile',
   STRATO_CONSOLE_DIR: 'consoleDir',
   STRATO_OTLP_ENDPOINT: 'otlpEndpoint',
-  STRATO_ISOLATE_EGRESS: 'isolateEgress',
+  STRATO_EGRESS_ALLOWED_NETWORKS: 'egressAllowedNetworks',
 };
 
 /** OTLP's rule for a base endpoint: the signal's path is appended (OTEL_EXPORTER_OTLP_ENDPOINT). */
@@ -286,4 +299,13 @@ function readConfigFile(file: string): Record<string, unknown> {
       `config file ${file} is not a JSON object: ${(error as Error).message}`,
     );
   }
+}
+
+/** `address/prefix` with a valid IP and a prefix that fits its family. */
+function isCidr(value: string): boolean {
+  const [address, prefix, extra] = value.split('/');
+  if (address === undefined || prefix === undefined || extra !== undefined || !/^\d{1,3}$/.test(prefix))
+    return false;
+  const family = isIP(address);
+  return family !== 0 && Number(prefix) <= (family === 6 ? 128 : 32);
 }

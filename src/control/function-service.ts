@@ -238,6 +238,7 @@ function mergeSettings(base: FunctionConfig, settings: FunctionSettings): Functi
   const asyncPolicy = mergeAsyncPolicy(base.async, settings);
   // Absent keeps the limit, null removes it, a value replaces it whole (its defaults are the schema's).
   const rateLimit = settings.rateLimit === undefined ? base.rateLimit : (settings.rateLimit ?? undefined);
+  const egress = settings.egress === undefined ? base.egress : (settings.egress ?? []);
   return {
     memoryMb: settings.memoryMb ?? base.memoryMb,
     timeoutMs: settings.timeout ?? base.timeoutMs,
@@ -248,6 +249,7 @@ function mergeSettings(base: FunctionConfig, settings: FunctionSettings): Functi
     ...(base.image === undefined ? {} : { image: base.image }),
     ...(asyncPolicy === undefined ? {} : { async: asyncPolicy }),
     ...(rateLimit === undefined ? {} : { rateLimit }),
+    ...(egress === undefined || egress.length === 0 ? {} : { egress: [...new Set(egress)] }),
     ...optionalCount('reservedConcurrency', settings.reservedConcurrency, base.reservedConcurrency),
     ...optionalCount('minInstances', settings.minInstances, base.minInstances),
   };

@@ -33,7 +33,17 @@ export interface FunctionConfig {
   reservedConcurrency?: number;
   /** Instances of the latest version kept warm at all times (provisioned concurrency). */
   minInstances?: number;
+  /**
+   * Hosts the function's outbound `fetch` may reach (`api.example.com`, `*.example.com`, optionally with
+   * `:port`); absent or empty: egress is denied. Private, loopback and link-local addresses stay blocked
+   * whatever the pattern (src/sandbox/isolate/host/egress-policy.ts).
+   */
+  egress?: string[];
 }
+
+/** One egress host pattern: a DNS name or IP literal, or `*.` and a domain, with an optional `:port`. */
+export const EGRESS_PATTERN =
+  /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[1-9][0-9]{0,4})?$/;
 
 /** A function's invocation rate limit, as a token bucket (src/ratelimit) enforces it. */
 export interface RateLimitPolicy {

@@ -13,8 +13,8 @@ export type GatewayToHost =
       stemCells: number;
       /** Reuse V8 code cache data between isolates of this host. */
       codeCache: boolean;
-      /** Guests' fetch may reach the network; false: it rejects (egress denied). */
-      egress: boolean;
+      /** Private networks (CIDRs) the operator opened to functions' fetch; see EgressPolicy. */
+      egressAllowedNetworks: string[];
     }
   | {
       t: 'start';
@@ -27,6 +27,8 @@ export type GatewayToHost =
       memoryMb: number;
       timeoutMs: number;
       env: Record<string, string>;
+      /** The function's egress host patterns; empty: its fetch rejects (egress denied). */
+      egress: string[];
       logLimitBytes: number;
     }
   | {

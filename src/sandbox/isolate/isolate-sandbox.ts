@@ -24,10 +24,10 @@ export interface IsolateSandboxOptions {
   /** Reuse Strato-produced V8 code cache data per host. @default true */
   codeCache?: boolean;
   /**
-   * Lets functions' `fetch` reach the network (any http(s) host, no filtering: a stand-in until a
-   * per-function egress policy exists). @default false (fetch rejects: egress is denied)
+   * Networks the operator lets functions reach although they are private or loopback (CIDRs, e.g.
+   * `10.1.2.0/24` for an internal API); a function still needs a matching egress pattern. @default none
    */
-  egress?: boolean;
+  egressAllowedNetworks?: readonly string[];
   /** Console output kept per invocation. */
   logLimitBytes: number;
   logger: Logger;
@@ -70,7 +70,7 @@ export class IsolateSandbox implements Sandbox {
             runtimeSource,
             stemCells: options.stemCells ?? 2,
             codeCache: options.codeCache ?? true,
-            egress: options.egress ?? false,
+            egressAllowedNetworks: [...(options.egressAllowedNetworks ?? [])],
           },
           {
             onMessage: (message) => sandbox.onHostMessage(message),
@@ -189,6 +189,7 @@ export class IsolateSandbox implements Sandbox {
       memoryMb: spec.config.memoryMb,
       timeoutMs: spec.config.timeoutMs,
       env: spec.config.env,
+      egress: spec.config.egress ?? [],
       logLimitBytes: this.options.logLimitBytes,
     });
   }

@@ -3,6 +3,7 @@
  * isolates. Isolates never live in the gateway process: one huge allocation inside isolated-vm aborts
  * the whole process on Node 20, and this way it takes down only a host, which the gateway restarts.
  */
+import { EgressPolicy } from './egress-policy.js';
 import type { GatewayToHost, HostToGateway } from '../host-protocol.js';
 import { CompiledCode, wrapFunctionCode } from './compiled-code.js';
 import { GuestRuntimeImage } from './guest-runtime-image.js';
@@ -16,7 +17,7 @@ const send = (message: HostToGateway) => batcher.send(message);
 let runtime: GuestRuntimeImage | undefined;
 let stemCells: StemCellPool | undefined;
 let codeCache = true;
-let egress = false;
+let egressAllowedNetworks: string[] = [];
 const codes = new Map<string, CompiledCode>();
 /**
  * Code whose instances proved CPU-heavy: new instances of it start with async calls. Kept apart from
@@ -31,7 +32,7 @@ function handle(message: GatewayToHost): void {
   switch (message.t) {
     case 'configure':
       codeCache = message.codeCache;
-      egress = message.egress;
+      egressAllowedNetworks = message.egressAllowedNetworks;
       runtime = new GuestRuntimeImage(message.runtimeSource, codeCache);
       stemCells = new StemCellPool(runtime, message.stemCells);
       send({ t: 'ready', pid: process.pid });
@@ -54,7 +55,8 @@ function handle(message: GatewayToHost): void {
           code,
           startsHeavy: heavyCodes.has(message.codeSha256),
           timeoutMs: message.timeoutMs,
-          egress,
+          egress:
+            message.egress.length === 0 ? undefined : new EgressPolicy(message.egress, egressAllowedNetworks),
           config: {
             functionName: message.functionName,
             version: message.version,

@@ -1,3 +1,4 @@
+import type { EgressPolicy } from './egress-policy.js';
 import type ivm from 'isolated-vm';
 import type { FunctionErrorInfo } from '../../../core/invocation.js';
 import type {
@@ -36,7 +37,8 @@ export interface InstanceOptions {
   config: GuestInitConfig;
   timeoutMs: number;
   /** The guest's fetch may reach the network. */
-  egress: boolean;
+  /** Where the guest's fetch may go; undefined: it rejects (egress denied). */
+  egress: EgressPolicy | undefined;
   /** An earlier instance of this code proved CPU-heavy: call it asynchronously from the start. */
   startsHeavy: boolean;
 }
@@ -353,12 +355,15 @@ export class IsolateInstance implements CellOwner {
     if (this.dead || typeof id !== 'number') return;
     const controller = new AbortController();
     this.fetches.set(id, controller);
-    const answer: Promise<FetchAnswer> = this.options.egress
-      ? performFetch(method, url, headersJson, bodyBase64, controller.signal)
-      : Promise.resolve({
-          ok: false,
-          error: 'outbound network is not enabled (egress is denied by default)',
-        });
+    const policy = this.options.egress;
+    const answer: Promise<FetchAnswer> =
+      policy !== undefined
+        ? performFetch(method, url, headersJson, bodyBase64, controller.signal, policy)
+        : Promise.resolve({
+            ok: false,
+            error:
+              'outbound network is not enabled for this function (EGRESS_DENIED: egress is denied by default; allow hosts with its egress setting)',
+          });
     void answer.then((settled) => {
       // Aborted: the invocation that asked ended, and its guest has forgotten the request.
       if (this.fetches.get(id) !== controller) return;

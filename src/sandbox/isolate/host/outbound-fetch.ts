@@ -1,11 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { EgressPolicy } from './egress-policy.js';
 
 /**
  * The host half of the guest's `fetch`: performs one outbound request with node:http(s) on behalf of an
  * isolate. Everything it reads came from untrusted guest code, so arguments are type-checked, the response
  * body is capped, and requests are aborted when their invocation ends. Redirects are not followed (the
- * guest sees the 3xx), so a later egress policy checks every hop the function asks for.
+ * guest sees the 3xx), so the egress policy checks every hop the function asks for.
  *
  * Not Node's global fetch: undici parses HTTP with WebAssembly, which isolate hosts run without
  * (`--noexpose-wasm`, so guests cannot allocate wasm memory outside their heap limit).
@@ -34,6 +35,7 @@ export async function performFetch(
   headersJson: unknown,
   bodyBase64: unknown,
   signal: AbortSignal,
+  policy: EgressPolicy,
 ): Promise<FetchAnswer> {
   try {
     if (
@@ -55,7 +57,8 @@ export async function performFetch(
       if (!FORBIDDEN_HEADERS.has(pair[0].toLowerCase())) headers.push([pair[0], pair[1]]);
     }
     const body = bodyBase64 === '' ? undefined : Buffer.from(bodyBase64, 'base64');
-    return await request(target, method.toUpperCase(), headers, body, signal);
+    const pinned = await policy.vet(target);
+    return await request(target, method.toUpperCase(), headers, body, signal, pinned);
   } catch (error) {
     return { ok: false, error: error instanceof Error ? error.message : String(error) };
   }
@@ -67,6 +70,7 @@ function request(
   headers: Array<[string, string]>,
   body: Buffer | undefined,
   signal: AbortSignal,
+  pinned: { address: string; family: 4 | 6 },
 ): Promise<FetchAnswer> {
   return new Promise((resolve, reject) => {
     // Repeated names go out as repeated header lines, as the guest gave them.
@@ -79,6 +83,15 @@ function request(
       signal,
       // One connection per request: nothing a function opened outlives its invocation.
       agent: false,
+      // To the address the policy checked, never to a second DNS answer (rebinding); TLS still verifies
+      // the certificate for the URL's host name.
+      lookup: (_hostname, options, callback) => {
+        if ((options as { all?: boolean }).all === true) {
+          (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
+            pinned,
+          ]);
+        } else callback(null, pinned.address, pinned.family);
+      },
     });
     outgoing.once('error', reject);
     outgoing.once('response', (response) => {
