@@ -23,6 +23,19 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
 const CONNECTIONS = 50;
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
+/** Span messages in an OTLP protobuf export: a length-delimited field followed by a 16-byte trace_id. */
+function countProtobufSpans(body: Buffer): number {
+  let count = 0;
+  for (let i = 0; i + 2 < body.length; i++) {
+    if (body[i] === 0x0a && body[i + 1] === 0x10 && body[i - 1] !== undefined) {
+      // A Span starts with its trace_id (field 1, 16 bytes); the byte before it is the Span's length.
+      count++;
+      i += 17;
+    }
+  }
+  return count;
+}
+
 /** An OTLP/HTTP collector that counts the spans it is sent and answers 200. */
 async function startSink(): Promise<{ url: string; spans: () => number; close(): Promise<void> }> {
   let spans = 0;
@@ -30,8 +43,12 @@ async function startSink(): Promise<{ url: string; spans: () => number; close():
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      // Each span has exactly one "spanId" key in OTLP/JSON; counting them is cheaper than parsing.
-      spans += Buffer.concat(chunks).toString('utf8').split('"spanId"').length - 1;
+      const body = Buffer.concat(chunks);
+      // Counted, not parsed: each span has one "spanId" key in OTLP/JSON, and in protobuf one trace_id
+      // field (tag 0x0a, length 16) right at the start of its Span message (tag 0x12 inside scope spans).
+      spans += /json/.test(request.headers['content-type'] ?? '')
+        ? body.toString('utf8').split('"spanId"').length - 1
+        : countProtobufSpans(body);
       response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });

@@ -132,7 +132,9 @@ export async function startServer(
   logRetention.start();
   // Without an endpoint no OpenTelemetry object is ever made: the invoke path only draws ids.
   const tracer =
-    config.otlpEndpoint === undefined ? idOnlyTracer : createOtlpTracer({ url: config.otlpEndpoint });
+    config.otlpEndpoint === undefined
+      ? idOnlyTracer
+      : createOtlpTracer({ url: config.otlpEndpoint, protocol: config.otlpProtocol });
   const invoker = new Invoker({
     metrics,
     tracer,

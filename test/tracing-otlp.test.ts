@@ -68,6 +68,7 @@ describe('OpenTelemetry export', () => {
   it('exports one SERVER span per invocation, child of the caller, flushed when the server stops', async () => {
     const collector = await startCollector();
     cleanups.push(() => collector.close());
+    // JSON is the default encoding.
     const server: TestServer = await startTestServer({ otlpEndpoint: collector.url });
     let stopped = false;
     cleanups.push(() => (stopped ? Promise.resolve() : server.stop()));
@@ -107,5 +108,40 @@ describe('OpenTelemetry export', () => {
     expect(failedSpan).toMatchObject({ traceId: TRACE_ID, parentSpanId: CALLER_SPAN });
     expect(failedSpan?.status).toMatchObject({ code: 2, message: 'asked to fail' });
     expect(attributes(failedSpan)).toMatchObject({ 'faas.coldstart': false, 'strato.outcome': 'error' });
+  });
+
+  it("exports protobuf when asked (OTLP's own default encoding), with the invocation's ids in the message", async () => {
+    const bodies: Array<{ type: string | undefined; body: Buffer }> = [];
+    const collector: Server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        bodies.push({ type: request.headers['content-type'], body: Buffer.concat(chunks) });
+        response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => collector.close(() => resolve())));
+    const server = await startTestServer({
+      otlpEndpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+      otlpProtocol: 'http/protobuf',
+    });
+    const name = uniqueName('otlp-proto');
+    await deploySource(server.client, name, 'export default async () => 1;');
+    const invoked = await fetch(`${server.url}/v1/functions/${name}/invoke`, {
+      method: 'POST',
+      headers: { traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-01` },
+      body: '{}',
+    });
+    expect(invoked.status).toBe(200);
+    const spanId = invoked.headers.get('traceparent')!.slice(36, 52);
+    await server.stop();
+    const all = Buffer.concat(bodies.map((entry) => entry.body));
+    expect(bodies[0]?.type).toBe('application/x-protobuf');
+    // Raw bytes of the ids, as protobuf carries them (trace_id 16 bytes, span_id and parent 8 bytes).
+    expect(all.includes(Buffer.from(TRACE_ID, 'hex'))).toBe(true);
+    expect(all.includes(Buffer.from(spanId, 'hex'))).toBe(true);
+    expect(all.includes(Buffer.from(CALLER_SPAN, 'hex'))).toBe(true);
+    expect(all.includes(Buffer.from(name))).toBe(true);
   });
 });

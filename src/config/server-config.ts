@@ -168,6 +168,12 @@ export const serverConfigSchema = z
       .url({ protocol: /^https?$/ })
       .transform(otlpTracesUrl)
       .optional(),
+    /**
+     * How spans are encoded for `otlpEndpoint`: `http/json`, or `http/protobuf` (OTLP's own default, for
+     * collectors that only take it). JSON is the default here: measured, protobuf encoding (protobufjs)
+     * cost about twice the CPU per span (docs/benchmarks.md).
+     */
+    otlpProtocol: z.enum(['http/protobuf', 'http/json']).default('http/json'),
   })
   // node:http refuses a headers timeout longer than the whole-request timeout.
   .refine((config) => config.headersTimeout <= config.requestTimeout, {
@@ -198,6 +204,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_MASTER_KEY_FILE: 'masterKeyFile',
   STRATO_CONSOLE_DIR: 'consoleDir',
   STRATO_OTLP_ENDPOINT: 'otlpEndpoint',
+  STRATO_OTLP_PROTOCOL: 'otlpProtocol',
   STRATO_EGRESS_ALLOWED_NETWORKS: 'egressAllowedNetworks',
 };
 
