@@ -120,7 +120,7 @@ export async function costPage({ root, query, current }: RouteContext): Promise<
     h(
       'p',
       { class: 'muted' },
-      `Prices: $${report.prices.gbSecond} per GB-s, $${report.prices.request} per request, ` +
+      `Prices: $${report.prices.gbSecond} per GB-s, $${report.prices.request} per 1M requests, ` +
         `$${report.prices.vmHourly} per VM hour (${report.prices.vmMemoryMb} MB).`,
     ),
   );
