@@ -1,3 +1,4 @@
+import { invocationRecord } from './helpers/invocation-fixture.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InvocationRecord } from '../src/core/invocation.js';
@@ -19,26 +20,11 @@ afterAll(async () => {
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 
 function record(functionName: string, offsetMs: number, fields: Partial<InvocationRecord>): InvocationRecord {
-  return {
+  return invocationRecord(functionName, {
     id: randomUUID(),
-    functionName,
-    version: 1,
-    trigger: 'invoke',
     startedAt: new Date(T0 + offsetMs).toISOString(),
-    durationMs: 1,
-    initDurationMs: 0,
-    cold: false,
-    outcome: 'success',
-    error: null,
-    memoryMb: 128,
-    billedMs: 1,
-    logBytes: 0,
-    logTruncated: false,
-    inFlight: 1,
-    traceId: null,
-    spanId: null,
     ...fields,
-  };
+  });
 }
 
 /** 100 invocations in the first minute (durations 1..100 ms, every tenth cold, every 25th failing), 2 in the third. */

@@ -1,5 +1,5 @@
 import { StratoClient } from '../../src/client/strato-client.js';
-import { StratoError, type StratoErrorBody } from '../../src/core/strato-error.js';
+import { StratoError } from '../../src/core/strato-error.js';
 
 const KEY_STORAGE = 'strato.apiKey';
 
@@ -15,27 +15,6 @@ export function storeApiKey(key: string): void {
 
 /** The same typed client the CLI uses, against the server that served the console. */
 export const api = new StratoClient(window.location.origin, { apiKey: storedApiKey });
-
-/**
- * A GET of an endpoint the typed client has no method for yet (the cost report, built on another branch),
- * with the same key and the same error envelope.
- */
-export async function getJson<T>(path: string): Promise<T> {
-  const key = storedApiKey();
-  const response = await fetch(path, {
-    headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
-  });
-  const body = (await response.json().catch(() => ({}))) as { error?: Partial<StratoErrorBody> };
-  if (!response.ok) {
-    throw StratoError.fromBody(
-      body.error ?? {
-        code: response.status === 404 ? 'ROUTE_NOT_FOUND' : 'INTERNAL',
-        message: `HTTP ${response.status}`,
-      },
-    );
-  }
-  return body as T;
-}
 
 /** A platform error's code and message, or the error's text. */
 export function errorText(error: unknown): string {

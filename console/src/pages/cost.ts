@@ -1,29 +1,9 @@
-import { errorText, getJson, isMissingRoute } from '../api.js';
+import type { CostReport } from '../../../src/client/strato-client.js';
+import { api, errorText, isMissingRoute } from '../api.js';
 import { lineChart } from '../chart.js';
 import { h, notice, table } from '../dom.js';
 import { formatMoney } from '../format.js';
 import type { RouteContext } from '../router.js';
-
-/** `GET /v1/cost`: Strato's metering of the measured workload against an always-on VM. */
-export interface CostReport {
-  since: string;
-  until: string;
-  granularity: string;
-  prices: { gbSecond: number; request: number; vmHourly: number; vmMemoryMb: number };
-  functions: {
-    functionName: string;
-    requests: number;
-    billedMs: number;
-    gbSeconds: number;
-    cost: number;
-    peakConcurrency: number;
-    errors: number;
-  }[];
-  total: { requests: number; gbSeconds: number; cost: number; peakConcurrency: number };
-  vm: { instances: number; hours: number; cost: number; sizing: string };
-  breakEven: { requestsPerSecond: number; formula: string };
-  series: { start: string; requests: number; gbSeconds: number; cost: number }[];
-}
 
 const WINDOWS = ['24h', '7d', '30d'];
 
@@ -52,7 +32,7 @@ export async function costPage({ root, query, current }: RouteContext): Promise<
   );
   let report: CostReport;
   try {
-    report = await getJson<CostReport>(`/v1/cost?since=${encodeURIComponent(since)}`);
+    report = await api.getCostReport({ since });
   } catch (error) {
     if (!current()) return;
     root.append(
@@ -75,7 +55,12 @@ export async function costPage({ root, query, current }: RouteContext): Promise<
         `Always-on VM (${report.vm.instances} × ${report.vm.hours.toFixed(1)} h)`,
         formatMoney(report.vm.cost),
       ),
-      card('Break-even', `${report.breakEven.requestsPerSecond.toFixed(2)} req/s`),
+      card(
+        'Break-even',
+        report.breakEven.requestsPerSecond === null
+          ? 'n/a'
+          : `${report.breakEven.requestsPerSecond.toFixed(2)} req/s`,
+      ),
     ),
     h('p', {}, `Cheaper for this workload: `, h('strong', {}, cheaper), `. VM sizing: ${report.vm.sizing}.`),
     h('p', { class: 'muted' }, 'Break-even formula: ', h('code', {}, report.breakEven.formula)),
