@@ -4,6 +4,7 @@
  * cold starts, and any errors. Run `npm run build` first.
  *   BENCH_BURST_FUNCTIONS (default 200)
  */
+import { AUTHORIZATION } from './bench-key.js';
 import http from 'node:http';
 import {
   deploy,
@@ -48,7 +49,9 @@ async function main(): Promise<void> {
     await sleep(400);
     const init: number[] = [];
     for (const name of names) {
-      const response = await fetch(`${server.url}/v1/functions/${name}/invocations?limit=1`);
+      const response = await fetch(`${server.url}/v1/functions/${name}/invocations?limit=1`, {
+        headers: { authorization: AUTHORIZATION },
+      });
       const { invocations } = (await response.json()) as { invocations: Array<{ initDurationMs: number }> };
       if (invocations[0] !== undefined) init.push(invocations[0].initDurationMs);
     }

@@ -5,6 +5,7 @@
  * VmRSS of the server's isolate host processes at each step. Run `npm run build` first.
  *   BENCH_DENSITY_STEPS (default 1000,2000,5000,10000) total instances per step
  */
+import { AUTHORIZATION } from './bench-key.js';
 import {
   deploy,
   fmt,
@@ -55,7 +56,11 @@ async function main(): Promise<void> {
       if (failed.length > 0) throw new Error(`invoke failed: ${failed[0]!.status} ${failed[0]!.body}`);
       let instances = 0;
       for (let i = 0; i < functions; i++) {
-        const list = (await (await fetch(`${server.url}/v1/functions/dense-${i}/instances`)).json()) as {
+        const list = (await (
+          await fetch(`${server.url}/v1/functions/dense-${i}/instances`, {
+            headers: { authorization: AUTHORIZATION },
+          })
+        ).json()) as {
           instances: unknown[];
         };
         instances += list.instances.length;

@@ -1,3 +1,4 @@
+import { BENCH_API_KEY } from './bench-key.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 // Servers the benches start in their own processes (Strato from dist, the raw node:http baseline).
@@ -9,7 +10,7 @@ export function startListening(
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
+    env: { ...process.env, STRATO_ADMIN_KEY: BENCH_API_KEY, ...env },
   });
   return new Promise((resolve, reject) => {
     let output = '';

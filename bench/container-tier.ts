@@ -1,6 +1,7 @@
 // Container-image functions for `npm run bench`, end to end over HTTP against a real server and a real
 // registry: the time to deploy an image the node has never seen, cold starts with the image cached, and warm
 // throughput. The server runs with STRATO_IMAGE_WARM_UP=false, so every new version's first call is cold.
+import { AUTHORIZATION, BENCH_API_KEY } from './bench-key.js';
 import path from 'node:path';
 import { StratoClient } from '../src/client/strato-client.js';
 import { buildImage } from '../test/helpers/oci-image-build.js';
@@ -48,7 +49,7 @@ function benchImage(salt: string): Promise<BuiltImage> {
 async function deploy(baseUrl: string, name: string, body: object): Promise<void> {
   const response = await fetch(`${baseUrl}/v1/functions/${name}`, {
     method: 'PUT',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: AUTHORIZATION },
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`deploy ${name}: ${response.status} ${await response.text()}`);
@@ -93,7 +94,7 @@ export async function containerTierRows(
     await pushImage(registry.host, 'bench/cold', 'v1', image);
     const reference = `${registry.host}/bench/cold:v1`;
     await deploy(server.url, 'ccold', { image: reference });
-    const client = new StratoClient(server.url);
+    const client = new StratoClient(server.url, { apiKey: () => BENCH_API_KEY });
     const endToEnd: number[] = [];
     for (let i = 0; i < coldSamples; i++) {
       await client.updateSettings('ccold', { description: `sample ${i}` });

@@ -1,3 +1,4 @@
+import { AUTHORIZATION } from './bench-key.js';
 import http from 'node:http';
 import autocannon from 'autocannon';
 import { hasWrk, wrkLoad } from './wrk.js';
@@ -34,6 +35,7 @@ export async function loadTest(options: LoadOptions): Promise<LoadResult> {
     ...(options.body === undefined ? {} : { body: options.body }),
     headers: {
       ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      authorization: AUTHORIZATION,
       ...options.headers,
     },
     connections: options.connections,
@@ -60,7 +62,14 @@ export function request(
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
-      { method, agent, headers: body === undefined ? {} : { 'content-type': 'application/json' } },
+      {
+        method,
+        agent,
+        headers: {
+          authorization: AUTHORIZATION,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');

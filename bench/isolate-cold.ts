@@ -9,6 +9,7 @@
  * Writes docs/isolate-cold-start.svg (CDFs, log-scale ms). Run `npm run build` first.
  *   BENCH_ISOLATE_COLD_SAMPLES (default 200) samples per kind and configuration
  */
+import { AUTHORIZATION } from './bench-key.js';
 import { writeFileSync } from 'node:fs';
 import { cdfChartSvg, type CdfSeries } from './svg-cdf.js';
 import {
@@ -54,7 +55,9 @@ interface Samples {
 
 async function initDurations(server: BenchServer, name: string): Promise<number[]> {
   await sleep(400); // records are written in batches every 100 ms
-  const response = await fetch(`${server.url}/v1/functions/${name}/invocations?limit=1000`);
+  const response = await fetch(`${server.url}/v1/functions/${name}/invocations?limit=1000`, {
+    headers: { authorization: AUTHORIZATION },
+  });
   if (!response.ok) throw new Error(`invocations of ${name}: ${response.status} ${await response.text()}`);
   const { invocations } = (await response.json()) as {
     invocations: Array<{ cold: boolean; initDurationMs: number }>;

@@ -3,6 +3,7 @@
  * isolate switches in its env), its isolate host processes' RSS, a request helper that measures one
  * request on its own keep-alive agent, and a table printer. Run `npm run build` first.
  */
+import { AUTHORIZATION } from './bench-key.js';
 import type { ChildProcess } from 'node:child_process';
 import { startListening, stopChild } from './child-server.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -93,7 +94,11 @@ export function post(url: string, body: string, agent: http.Agent = defaultAgent
     const startedAt = process.hrtime.bigint();
     const req = http.request(
       url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', authorization: AUTHORIZATION },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -141,7 +146,7 @@ export function get(url: string, agent: http.Agent = defaultAgent): Promise<Time
 export async function deploy(baseUrl: string, name: string, body: Record<string, unknown>): Promise<void> {
   const response = await fetch(`${baseUrl}/v1/functions/${encodeURIComponent(name)}`, {
     method: 'PUT',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: AUTHORIZATION },
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`deploy ${name}: ${response.status} ${await response.text()}`);

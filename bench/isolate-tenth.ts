@@ -6,6 +6,7 @@
  * medians over a few rounds (a new function each round). Run `npm run build` first.
  *   BENCH_TENTH_ROUNDS (default 7)
  */
+import { AUTHORIZATION } from './bench-key.js';
 import {
   deploy,
   fmt,
@@ -57,7 +58,9 @@ interface Round {
 
 async function initOf(server: BenchServer, invocationId: string): Promise<number> {
   for (;;) {
-    const response = await fetch(`${server.url}/v1/invocations/${invocationId}`);
+    const response = await fetch(`${server.url}/v1/invocations/${invocationId}`, {
+      headers: { authorization: AUTHORIZATION },
+    });
     if (response.ok) {
       const { invocation } = (await response.json()) as { invocation: { initDurationMs: number } };
       return invocation.initDurationMs;

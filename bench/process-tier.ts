@@ -1,4 +1,5 @@
 // Process-tier functions for `npm run bench`: zips, deploys, cold-start samples and a warm load run.
+import { AUTHORIZATION, BENCH_API_KEY } from './bench-key.js';
 import { zipOf } from '../test/helpers/zip.js';
 import { StratoClient } from '../src/client/strato-client.js';
 import { loadTest, percentile, request, type LoadResult } from './http-load.js';
@@ -52,7 +53,7 @@ export async function deployProcessFunction(
 ): Promise<void> {
   const response = await fetch(`${baseUrl}/v1/functions/${name}`, {
     method: 'PUT',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: AUTHORIZATION },
     body: JSON.stringify({ ...body, ...settings }),
   });
   if (!response.ok) throw new Error(`deploy ${name}: ${response.status} ${await response.text()}`);
@@ -71,7 +72,7 @@ export async function processColdStarts(
   samples: number,
 ): Promise<ColdStarts> {
   const name = `cold-${kind}-${Math.random().toString(36).slice(2, 8)}`;
-  const client = new StratoClient(baseUrl);
+  const client = new StratoClient(baseUrl, { apiKey: () => BENCH_API_KEY });
   const endToEnd: number[] = [];
   const body = '{"name":"bench"}';
   for (let i = 0; i < samples; i++) {

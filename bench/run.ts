@@ -6,6 +6,7 @@
  *   BENCH_PROCESS_COLD_SAMPLES (default 30) process-tier cold starts measured per runtime and pool setting
  *   BENCH_CONTAINER_COLD_SAMPLES (default 30) container-tier cold starts (image cached) measured
  */
+import { BENCH_API_KEY } from './bench-key.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
     STRATO_LOG_LEVEL: 'warn',
   });
   try {
-    const client = new StratoClient(strato.url);
+    const client = new StratoClient(strato.url, { apiKey: () => BENCH_API_KEY });
     const hello = await bundleFunction('examples/hello.ts');
     await client.deploy('hello', { code: hello.code, sourceMap: hello.sourceMap, concurrency: 64 });
     const invokeUrl = `${strato.url}/v1/functions/hello/invoke`;

@@ -7,6 +7,7 @@
  * On a shared machine throughput drifts by tens of percent within seconds, so the ratio reported is the
  * median of the per-round ratios of back-to-back runs (the order flips every round).
  */
+import { BENCH_API_KEY } from './bench-key.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -90,7 +91,7 @@ async function startStrato(dataDir: string, env: Record<string, string>) {
     { STRATO_LOG_LEVEL: 'warn', ...env },
   );
   const hello = await bundleFunction('examples/hello.ts');
-  await new StratoClient(server.url).deploy('hello', {
+  await new StratoClient(server.url, { apiKey: () => BENCH_API_KEY }).deploy('hello', {
     code: hello.code,
     sourceMap: hello.sourceMap,
     concurrency: 64,

@@ -1,3 +1,4 @@
+import { AUTHORIZATION } from './bench-key.js';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,7 +28,7 @@ export async function wrkLoad(options: LoadOptions): Promise<LoadResult> {
       `wrk.body = ${JSON.stringify(options.body)}`,
       'wrk.headers["Content-Type"] = "application/json"',
     );
-  for (const [name, value] of Object.entries(options.headers ?? {}))
+  for (const [name, value] of Object.entries({ Authorization: AUTHORIZATION, ...options.headers }))
     lines.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`);
   writeFileSync(script, lines.join('\n'));
   try {

@@ -41,6 +41,8 @@ import { TriggerService } from './triggers/trigger-service.js';
 import { loadMasterKey } from './secrets/master-key.js';
 import { SecretCipher } from './secrets/secret-cipher.js';
 import { SecretService } from './secrets/secret-service.js';
+import { KeyService, type Bootstrap } from './auth/key-service.js';
+import { Gatekeeper } from './http/gatekeeper.js';
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -50,6 +52,11 @@ export interface RunningServer {
   scheduler: Scheduler;
   sandbox: IsolateSandbox;
   logger: Logger;
+  /**
+   * What the first start did about the admin key; `generated` carries the new key's token, which the
+   * caller shows once (the CLI prints it and stores it in its config). It is never logged.
+   */
+  adminKey: Bootstrap;
   /** The function-log retention sweep (every minute); tests call `sweep()` themselves. */
   logRetention: LogRetention;
   /** Graceful: stops accepting, finishes in-flight invocations (up to the grace period), flushes records. */
@@ -102,6 +109,8 @@ export async function startServer(
       : {}),
   });
   const resolver = new VersionResolver(store);
+  const keys = new KeyService(store);
+  const adminKey = await keys.bootstrap(config.adminKey);
   const secrets = await openSecrets(config, store, logger, (name) => {
     // Idle instances hold the old values; new ones start with the new ones.
     scheduler.evictIdle(name);
@@ -225,6 +234,11 @@ export async function startServer(
     images: { service: images, maxArchiveBytes: config.maxImageArchive },
     secrets,
     consoleDir: config.consoleDir,
+    access: {
+      gate: new Gatekeeper(keys),
+      triggerAuth: async (name, qualifier) =>
+        (await resolver.resolve(name, qualifier)).config.httpAuth ?? 'public',
+    },
     edge: {
       headersTimeoutMs: config.headersTimeout,
       requestTimeoutMs: config.requestTimeout,
@@ -277,7 +291,17 @@ export async function startServer(
     })();
     return closing;
   };
-  return { url: `http://${host}:${port}`, port, store, scheduler, sandbox, logger, logRetention, close };
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    store,
+    scheduler,
+    sandbox,
+    logger,
+    logRetention,
+    adminKey,
+    close,
+  };
 }
 
 /**

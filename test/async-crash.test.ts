@@ -50,7 +50,7 @@ describe('async invocations survive a SIGKILL of the server', () => {
     const configFile = path.join(dataDir, 'restart.json');
     writeFileSync(configFile, JSON.stringify({ asyncLease: '2s', asyncConcurrency: IN_FLIGHT }));
     current = await startServerProcess(['--data-dir', dataDir], {});
-    let client = new StratoClient(current.url);
+    let client = new StratoClient(current.url, { apiKey: () => current?.apiKey });
     const dir = writeFunctionDir({
       'index.ts': `export default async (event: { n: number }) => {
           await new Promise((resolve) => setTimeout(resolve, 10));
@@ -80,7 +80,7 @@ describe('async invocations survive a SIGKILL of the server', () => {
     expect(sampledDone).toBeLessThan(sample.length);
 
     current = await startServerProcess(['--data-dir', dataDir, '--config', configFile]);
-    client = new StratoClient(current.url);
+    client = new StratoClient(current.url, { apiKey: () => current?.apiKey });
     let pending = accepted;
     let settled: QueuedInvocation[] = [];
     for (let round = 0; pending.length > 0 && round < 120; round++) {

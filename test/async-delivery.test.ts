@@ -38,7 +38,7 @@ async function invokeAsync(
   event: unknown,
   headers: Record<string, string> = {},
 ): Promise<string> {
-  const response = await fetch(`${server.url}/v1/functions/${name}/invoke`, {
+  const response = await server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
     method: 'POST',
     headers: { prefer: 'respond-async', ...headers },
     body: JSON.stringify(event),

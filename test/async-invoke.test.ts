@@ -26,7 +26,7 @@ async function invokeAsync(
   event: unknown,
   headers: Record<string, string> = {},
 ): Promise<Response> {
-  return fetch(`${server.url}/v1/functions/${name}/invoke`, {
+  return server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', prefer: 'respond-async', ...headers },
     body: JSON.stringify(event),
@@ -34,7 +34,7 @@ async function invokeAsync(
 }
 
 async function statusOf(id: string): Promise<AsyncStatus> {
-  const response = await fetch(`${server.url}/v1/invocations/${id}`);
+  const response = await server.authedFetch(`${server.url}/v1/invocations/${id}`);
   return ((await response.json()) as { async: AsyncStatus }).async;
 }
 

@@ -61,7 +61,7 @@ async function ricFunctionZip(packageDir: string): Promise<Buffer> {
 /** Deploys a function whose runtime is the RIC from this repo's node_modules. */
 async function deployRicFunction(name: string, packageDir: string): Promise<void> {
   const zipFile = (await ricFunctionZip(packageDir)).toString('base64');
-  const deployed = await fetch(`${server.url}/v1/functions/${name}`, {
+  const deployed = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ zipFile, runtime: 'provided.al2023', handler: 'index.handler', memoryMb: 256 }),

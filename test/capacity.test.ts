@@ -18,7 +18,10 @@ const sleepy = (ms: number) =>
   `export default async (event) => { await new Promise((r) => setTimeout(r, ${ms})); return { ok: true, n: event.n ?? null }; };`;
 
 async function invoke(server: TestServer, name: string, n = 0): Promise<Response> {
-  return fetch(`${server.url}/v1/functions/${name}/invoke`, { method: 'POST', body: JSON.stringify({ n }) });
+  return server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
+    method: 'POST',
+    body: JSON.stringify({ n }),
+  });
 }
 
 /** Samples how many instances a function has (and how many are busy) while `work` runs. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,24 +11,37 @@ const BIN = path.resolve('bin/strato.js');
 let server: ChildProcess;
 let url: string;
 let dataDir: string;
+/** The CLI's own config, where `strato server` keeps the admin key it created (and every command reads it). */
+let cliConfig: string;
+/** What the server printed at its first start. */
+let serverOutput = '';
 
 /** The built CLI (`npm test` builds first), as a user runs it. */
 async function strato(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, [BIN, ...args, '--url', url], { env: { ...process.env, STRATO_URL: '' } });
+  return stratoWith({}, ...args);
+}
+
+function stratoWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [BIN, ...args, '--url', url], {
+    env: { ...process.env, STRATO_URL: '', STRATO_API_KEY: '', STRATO_CLI_CONFIG: cliConfig, ...env },
+  });
 }
 
 beforeAll(async () => {
   if (!existsSync('dist/cli/main.js'))
     throw new Error('dist/ is missing: run `npm run build` (npm test does) before this test');
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'strato-cli-'));
+  cliConfig = path.join(dataDir, 'cli', 'cli.json');
+  const { STRATO_ADMIN_KEY: _unset, ...env } = process.env;
   server = spawn(process.execPath, [BIN, 'server', '--port', '0', '--data-dir', dataDir], {
-    env: { ...process.env, STRATO_LOG_LEVEL: 'warn' },
+    env: { ...env, STRATO_LOG_LEVEL: 'warn', STRATO_CLI_CONFIG: cliConfig },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   url = await new Promise<string>((resolve, reject) => {
     let output = '';
     server.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
+      serverOutput = output;
       const match = /listening on (http:\/\/\S+)/.exec(output);
       if (match) resolve(match[1]!);
     });
@@ -158,6 +171,7 @@ describe('the strato CLI against a real server', () => {
     const set = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
       const child = spawn(process.execPath, [BIN, 'secrets', 'set', name, 'CLI_TOKEN', '--url', url], {
         stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, STRATO_API_KEY: '', STRATO_CLI_CONFIG: cliConfig },
       });
       let stdout = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -228,6 +242,51 @@ describe('the strato CLI against a real server', () => {
       code: 1,
       stderr: expect.stringContaining('VALIDATION_FAILED'),
     });
+  });
+
+  it('prints the admin key made at first start once, keeps it in its config, and manages scoped keys', async () => {
+    await expect.poll(() => /strato_sk_\S+/.exec(serverOutput)?.[0], { timeout: 5000 }).toBeDefined();
+    const adminKey = /strato_sk_\S+/.exec(serverOutput)![0];
+    const stored = JSON.parse(readFileSync(cliConfig, 'utf8')) as {
+      servers: Record<string, { apiKey: string }>;
+    };
+    expect(Object.values(stored.servers).map((entry) => entry.apiKey)).toEqual([adminKey]);
+    expect(statSync(cliConfig).mode & 0o777).toBe(0o600);
+
+    const created = await strato(
+      'keys',
+      'create',
+      '--scope',
+      'invoke',
+      '--description',
+      'ci invoker',
+      '--json',
+    );
+    const { key, token } = JSON.parse(created.stdout) as {
+      key: { id: string; scopes: string[] };
+      token: string;
+    };
+    expect(key.scopes).toEqual(['invoke']);
+    const listed = await strato('keys', 'ls');
+    expect(listed.stdout).toContain(key.id);
+    expect(listed.stdout).toContain('ci invoker');
+    expect(listed.stdout).not.toContain(token);
+
+    // The invoke key (from STRATO_API_KEY, which wins over the config) may invoke but not deploy or read.
+    const name = uniqueName('cli-keys');
+    await strato('deploy', path.resolve('examples/hello.ts'), '--name', name);
+    const invoked = await stratoWith({ STRATO_API_KEY: token }, 'invoke', name, '--data', '{"name":"key"}');
+    expect(invoked.stdout).toContain('Hello, key');
+    const refused = stratoWith({ STRATO_API_KEY: token }, 'ls');
+    await expect(refused).rejects.toMatchObject({ stderr: expect.stringContaining('FORBIDDEN') });
+    const noKey = stratoWith({ STRATO_CLI_CONFIG: path.join(dataDir, 'none.json') }, 'ls');
+    await expect(noKey).rejects.toMatchObject({ stderr: expect.stringContaining('UNAUTHORIZED') });
+
+    await strato('keys', 'revoke', key.id);
+    const revoked = stratoWith({ STRATO_API_KEY: token }, 'invoke', name, '--data', '{}');
+    await expect(revoked).rejects.toMatchObject({ stdout: expect.stringContaining('UNAUTHORIZED') });
+    // Shown once: the server never printed it again, and nothing listed carries it.
+    expect(serverOutput.split(adminKey).length - 1).toBe(1);
   });
 
   it('stops gracefully on SIGTERM', async () => {

@@ -135,6 +135,6 @@ describe('the console without a build', () => {
       expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
       expect(await response.text()).toContain('npm run build:console');
     }
-    expect((await fetch(`${server.url}/v1/functions`)).status).toBe(200);
+    expect((await server.authedFetch(`${server.url}/v1/functions`)).status).toBe(200);
   });
 });

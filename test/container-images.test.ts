@@ -146,7 +146,7 @@ describe('strato deploy --image and --image-archive', () => {
   const run = promisify(execFile);
   const strato = (...args: string[]) =>
     run(process.execPath, [path.resolve('bin/strato.js'), ...args, '--url', server.url], {
-      env: { ...process.env, STRATO_URL: '' },
+      env: { ...process.env, STRATO_URL: '', STRATO_API_KEY: server.apiKey },
     });
 
   it('deploys from a registry with progress, and from a tarball', async () => {

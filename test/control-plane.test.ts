@@ -80,14 +80,14 @@ describe('control plane and versions', () => {
 
   it('creates with POST, refusing an existing name with 409 FUNCTION_EXISTS', async () => {
     const name = uniqueName('created');
-    const response = await fetch(`${server.url}/v1/functions`, {
+    const response = await server.authedFetch(`${server.url}/v1/functions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name, code: 'module.exports = async () => "posted";' }),
     });
     expect(response.status).toBe(201);
     expect(await invokeJson(server.client, name)).toMatchObject({ body: 'posted' });
-    const again = await fetch(`${server.url}/v1/functions`, {
+    const again = await server.authedFetch(`${server.url}/v1/functions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name, code: 'module.exports = async () => 1;' }),
@@ -102,7 +102,7 @@ describe('control plane and versions', () => {
     await expectCode(server.client.deploy(name, { code: 'x', memoryMb: 1 }), 'VALIDATION_FAILED');
     await expectCode(server.client.deploy(name, { code: 'x', timeout: 'forever' }), 'VALIDATION_FAILED');
     await expectCode(server.client.deploy(name, { code: 'x', env: { '1BAD': 'v' } }), 'VALIDATION_FAILED');
-    const unknownField = await fetch(`${server.url}/v1/functions/${name}`, {
+    const unknownField = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ code: 'x', surprise: true }),
@@ -111,22 +111,22 @@ describe('control plane and versions', () => {
     const body = (await unknownField.json()) as { error: { code: string; requestId: string } };
     expect(body.error.code).toBe('VALIDATION_FAILED');
     expect(body.error.requestId).toBeTruthy();
-    const malformed = await fetch(`${server.url}/v1/functions/${name}`, {
+    const malformed = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: '{"code":',
     });
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ error: { code: 'INVALID_JSON' } });
-    const badName = await fetch(`${server.url}/v1/functions/bad%20name`, {
+    const badName = await server.authedFetch(`${server.url}/v1/functions/bad%20name`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ code: 'x' }),
     });
     expect(badName.status).toBe(400);
     expect(await badName.json()).toMatchObject({ error: { code: 'INVALID_NAME' } });
-    expect((await fetch(`${server.url}/v1/functions/${name}/logs`)).status).toBe(404);
-    expect((await fetch(`${server.url}/v1/functions/${name}/invocations`)).status).toBe(404);
+    expect((await server.authedFetch(`${server.url}/v1/functions/${name}/logs`)).status).toBe(404);
+    expect((await server.authedFetch(`${server.url}/v1/functions/${name}/invocations`)).status).toBe(404);
     await expectCode(server.client.getFunction(name), 'FUNCTION_NOT_FOUND');
   });
 

@@ -107,7 +107,9 @@ describe('GET /v1/cost against real invocations', () => {
       { colour: 'blue' },
     ];
     for (const bad of badQueries) {
-      const response = await fetch(`${server.url}/v1/cost?${new URLSearchParams(bad).toString()}`);
+      const response = await server.authedFetch(
+        `${server.url}/v1/cost?${new URLSearchParams(bad).toString()}`,
+      );
       expect(response.status, JSON.stringify(bad)).toBe(400);
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');
     }

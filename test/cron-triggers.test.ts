@@ -112,7 +112,7 @@ describe('cron triggers', () => {
     expect(listed.map((t) => t.id)).toEqual([berlin.trigger.id]);
     expect(listed[0]?.nextFireAt).toBe(berlin.nextFireTimes[0]);
 
-    const bad = await fetch(`${server.url}/v1/functions/${name}/triggers`, {
+    const bad = await server.authedFetch(`${server.url}/v1/functions/${name}/triggers`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ type: 'cron', schedule: '61 * * * *' }),
@@ -160,7 +160,7 @@ describe('strato trigger (CLI)', () => {
     const { stdout } = await run(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', ...args, '--url', server.url],
-      { env: { ...process.env, STRATO_URL: '' } },
+      { env: { ...process.env, STRATO_URL: '', STRATO_API_KEY: server.apiKey } },
     );
     return stdout;
   }

@@ -45,7 +45,7 @@ describe('limits at the edge', () => {
 
   it('cuts off a client that trickles its body with 408', async () => {
     const { reply } = await rawExchange([
-      'POST /v1/functions/none/invoke HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a":',
+      `POST /v1/functions/none/invoke HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.apiKey}\r\nContent-Length: 100\r\n\r\n{"a":`,
       4000,
       '1}',
     ]);

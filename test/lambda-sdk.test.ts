@@ -154,7 +154,9 @@ describe('the unmodified @aws-sdk/client-lambda against Strato', () => {
       await expect
         .poll(
           async () => {
-            const status = (await (await fetch(`${server.url}/v1/invocations/${asyncId}`)).json()) as {
+            const status = (await (
+              await server.authedFetch(`${server.url}/v1/invocations/${asyncId}`)
+            ).json()) as {
               async?: { status: string; result: string | null };
             };
             return status.async;

@@ -79,7 +79,7 @@ describe('log flood bound per function', () => {
       `[strato] log flood: 10 of 10 lines dropped (function over ${BUDGET} log bytes per minute)`,
     ]);
 
-    const samples = await scrapeMetrics(server.url);
+    const samples = await scrapeMetrics(server);
     expect(valueOf(samples, 'strato_log_lines_dropped_total', { function: flooder })).toBe(
       10_000 - kept.length + 10,
     );

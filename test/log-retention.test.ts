@@ -62,9 +62,7 @@ describe('log retention', () => {
     expect((await server.client.logs(name, { q: 'NEW-A-1' })).logs).toHaveLength(1);
     expect((await server.client.logs(name, { q: 'old-' })).logs).toEqual([]);
     expect(await server.store.logUsage(name)).toEqual({ lines: 3, bytes: 60 });
-    expect(
-      valueOf(await scrapeMetrics(server.url), 'strato_log_lines_expired_total', { reason: 'age' }),
-    ).toBe(4);
+    expect(valueOf(await scrapeMetrics(server), 'strato_log_lines_expired_total', { reason: 'age' })).toBe(4);
     // The next sweep is armed once this one is done.
     await expect.poll(() => clock.timers.length).toBe(2);
   });
@@ -94,7 +92,7 @@ describe('log retention', () => {
     expect((await server.client.logs(second)).logs).toHaveLength(5);
     expect((await server.client.logs(first, { q: 'one-' })).logs).toEqual([]);
     expect((await server.client.logs(first, { q: 'three-2' })).logs).toHaveLength(1);
-    const samples = await scrapeMetrics(server.url);
+    const samples = await scrapeMetrics(server);
     expect(valueOf(samples, 'strato_log_lines_expired_total', { reason: 'size' })).toBe(5);
     expect(valueOf(samples, 'strato_log_lines_expired_total', { reason: 'age' })).toBe(0);
 

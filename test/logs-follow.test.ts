@@ -44,7 +44,7 @@ describe('live log tail (Server-Sent Events)', () => {
   });
 
   it('refuses an unknown function', async () => {
-    const response = await fetch(`${server.url}/v1/functions/${uniqueName('nope')}/logs/follow`);
+    const response = await server.authedFetch(`${server.url}/v1/functions/${uniqueName('nope')}/logs/follow`);
     expect(response.status).toBe(404);
   });
 
@@ -56,6 +56,7 @@ describe('live log tail (Server-Sent Events)', () => {
       [path.resolve('bin/strato.js'), 'logs', name, '--follow', '--url', server.url],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, STRATO_API_KEY: server.apiKey },
       },
     );
     let output = '';

@@ -13,7 +13,7 @@ afterAll(async () => {
 });
 
 async function scrape(): Promise<Sample[]> {
-  const response = await fetch(`${server.url}/metrics`);
+  const response = await server.authedFetch(`${server.url}/metrics`);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return parseExposition(await response.text());
@@ -129,7 +129,7 @@ describe('GET /metrics', () => {
   it('counts calls refused by the rate limit as throttles', async () => {
     const name = uniqueName('metrics-rate');
     await deploySource(server.client, name, `export default async () => 'ok';`);
-    const patched = await fetch(`${server.url}/v1/functions/${name}`, {
+    const patched = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
       method: 'PATCH',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ rateLimit: { rate: 1, burst: 1 } }),

@@ -122,7 +122,7 @@ describe('invocation outcomes', () => {
     const malformed = await server.client.invoke(name, '{"a":');
     expect(malformed.status).toBe(400);
     expect(JSON.parse(malformed.body)).toMatchObject({ error: { code: 'INVALID_JSON' } });
-    const binary = await fetch(`${server.url}/v1/functions/${name}/invoke`, {
+    const binary = await server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
       method: 'POST',
       body: new Uint8Array([0x22, 0xff, 0x22]),
     });
@@ -133,7 +133,7 @@ describe('invocation outcomes', () => {
   it('accepts curl-style form content types as JSON events', async () => {
     const name = uniqueName('curl');
     await deploySource(server.client, name, `export default async (e: { name: string }) => 'hi ' + e.name;`);
-    const response = await fetch(`${server.url}/v1/functions/${name}/invoke`, {
+    const response = await server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: '{"name":"Ada"}',
@@ -143,7 +143,7 @@ describe('invocation outcomes', () => {
   });
 
   it('refuses invalid function names with 400 INVALID_NAME', async () => {
-    const response = await fetch(`${server.url}/v1/functions/${'x'.repeat(65)}/invoke`, {
+    const response = await server.authedFetch(`${server.url}/v1/functions/${'x'.repeat(65)}/invoke`, {
       method: 'POST',
       body: '{}',
     });
@@ -190,7 +190,7 @@ describe('invocation outcomes', () => {
   });
 
   it('answers 404 ROUTE_NOT_FOUND for unknown routes', async () => {
-    const response = await fetch(`${server.url}/v1/nothing-here`);
+    const response = await server.authedFetch(`${server.url}/v1/nothing-here`);
     expect(response.status).toBe(404);
     expect(await response.json()).toMatchObject({ error: { code: 'ROUTE_NOT_FOUND' } });
   });

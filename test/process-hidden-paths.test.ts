@@ -46,7 +46,7 @@ while true; do
 done
 `;
   const name = uniqueName('hidden-probe');
-  const deployed = await fetch(`${server.url}/v1/functions/${name}`, {
+  const deployed = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({

@@ -25,7 +25,7 @@ describe('process-tier limits through the server', () => {
     'ends an invocation over the memory limit with OUT_OF_MEMORY and replaces the instance',
     async () => {
       const name = uniqueName('proc-oom');
-      const deployed = await fetch(`${server.url}/v1/functions/${name}`, {
+      const deployed = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({

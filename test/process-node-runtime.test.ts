@@ -27,7 +27,7 @@ async function deployNode(
   files: Record<string, string | Buffer>,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
-  const response = await fetch(`${server.url}/v1/functions/${name}`, {
+  const response = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -333,7 +333,7 @@ describe('Node.js functions in the process tier', () => {
   it('validates the handler of Node.js runtimes', async () => {
     const zipFile = (await zipOf({ 'index.js': '' })).toString('base64');
     for (const handler of [undefined, 'index', '../up.handler', '/abs.handler', 'index.', 'a b.handler']) {
-      const response = await fetch(`${server.url}/v1/functions/${uniqueName('bad-handler')}`, {
+      const response = await server.authedFetch(`${server.url}/v1/functions/${uniqueName('bad-handler')}`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({

@@ -328,7 +328,7 @@ describe.runIf(support.ok)('the process tier pool', () => {
     const server = await startTestServer();
     servers.push(server);
     const name = `pool-exit-${randomUUID().slice(0, 8)}`;
-    const deployed = await deployNodeZip(server.url, name, {
+    const deployed = await deployNodeZip(server, name, {
       'index.js': `exports.handler = async (event) => {
         if (event.crash) setTimeout(() => { throw new TypeError('escaped'); }, 1);
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -337,7 +337,10 @@ describe.runIf(support.ok)('the process tier pool', () => {
     });
     expect(deployed.status).toBe(201);
     const invoke = (payload: unknown) =>
-      fetch(`${server.url}/v1/functions/${name}/invoke`, { method: 'POST', body: JSON.stringify(payload) });
+      server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
+        method: 'POST',
+        body: JSON.stringify(payload),
+      });
     expect((await invoke({})).status).toBe(200);
     expect((await invoke({ crash: true })).status).toBe(500);
     // At once: before the fix this met the exiting runtime and failed with 502 SANDBOX_CRASHED.

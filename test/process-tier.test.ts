@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 async function deployZip(name: string, body: Record<string, unknown>): Promise<Response> {
-  return fetch(`${server.url}/v1/functions/${name}`, {
+  return server.authedFetch(`${server.url}/v1/functions/${name}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),

@@ -20,7 +20,7 @@ const jsonSource = `export default async () => ({ ok: true });`;
 
 /** PATCH the function's settings (the typed client has no rateLimit field yet). */
 async function setRateLimit(name: string, rateLimit: unknown): Promise<void> {
-  const response = await fetch(`${server.url}/v1/functions/${name}`, {
+  const response = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
     method: 'PATCH',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ rateLimit }),
@@ -29,7 +29,10 @@ async function setRateLimit(name: string, rateLimit: unknown): Promise<void> {
 }
 
 async function invokeStatus(name: string): Promise<Response> {
-  const response = await fetch(`${server.url}/v1/functions/${name}/invoke`, { method: 'POST', body: '{}' });
+  const response = await server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
+    method: 'POST',
+    body: '{}',
+  });
   await response.arrayBuffer();
   return response;
 }
@@ -53,7 +56,10 @@ describe('per-function rate limits', () => {
     expect(fn.version.config.rateLimit).toEqual({ ratePerSecond: 2, burst: 3, initialBurst: 0 });
 
     for (let i = 0; i < 3; i++) expect((await invokeStatus(name)).status).toBe(200);
-    const refused = await fetch(`${server.url}/v1/functions/${name}/invoke`, { method: 'POST', body: '{}' });
+    const refused = await server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
+      method: 'POST',
+      body: '{}',
+    });
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('1');
     const body = (await refused.json()) as { error: { code: string; details: unknown } };
@@ -108,7 +114,7 @@ describe('per-function rate limits', () => {
       initialBurst: 0,
     });
     for (const invalid of [{ rate: 0 }, { rate: 1, burst: 0 }, { burst: 3 }, { rate: 1, extra: true }]) {
-      const response = await fetch(`${server.url}/v1/functions/${name}`, {
+      const response = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ rateLimit: invalid }),

@@ -43,7 +43,7 @@ async function everythingShownOf(name: string): Promise<string> {
     `/v1/functions/${name}/invocations`,
     `/v1/functions/${name}/logs`,
   ];
-  const bodies = await Promise.all(paths.map(async (p) => (await fetch(server.url + p)).text()));
+  const bodies = await Promise.all(paths.map(async (p) => (await server.authedFetch(server.url + p)).text()));
   return bodies.join('\n');
 }
 
@@ -128,11 +128,13 @@ describe('function secrets', () => {
     const name = uniqueName('secret-bad');
     await deploySource(server.client, name, REPORTER);
     const put = (fn: string, secret: string, body: unknown) =>
-      fetch(`${server.url}/v1/functions/${fn}/secrets/${secret}`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
-      }).then(async (response) => ({ status: response.status, body: await response.json() }));
+      server
+        .authedFetch(`${server.url}/v1/functions/${fn}/secrets/${secret}`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: typeof body === 'string' ? body : JSON.stringify(body),
+        })
+        .then(async (response) => ({ status: response.status, body: await response.json() }));
     const cases: Array<[string, string, unknown, number, string]> = [
       [name, '1STARTS_WITH_DIGIT', { value: 'x' }, 400, 'INVALID_NAME'],
       [name, 'has-dash', { value: 'x' }, 400, 'INVALID_NAME'],
@@ -163,7 +165,7 @@ describe('function secrets', () => {
     'reach a process-tier function as environment variables, redacted from its logs',
     async () => {
       const name = uniqueName('secret-node');
-      const response = await fetch(`${server.url}/v1/functions/${name}`, {
+      const response = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({

@@ -780,6 +780,7 @@ export function runStoreContract(
           description: 'ci déploy',
           createdAt: new Date(BASE_TS).toISOString(),
           revokedAt: null,
+          rateLimit: { ratePerSecond: 2.5, burst: 5, initialBurst: 1 },
         };
         expect(await store.createApiKey({ ...key, tokenSha256: hash })).toStrictEqual(key);
         expect(await store.countApiKeys()).toBe(before + 1);

@@ -79,7 +79,7 @@ describe('OpenTelemetry export', () => {
       `export const handler = async (event: { fail?: boolean }) => { if (event.fail) throw new Error('asked to fail'); return 1; };`,
     );
     const call = (body: string) =>
-      fetch(`${server.url}/v1/functions/${name}/invoke`, {
+      server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
         method: 'POST',
         headers: { traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-01` },
         body,
@@ -128,7 +128,7 @@ describe('OpenTelemetry export', () => {
     });
     const name = uniqueName('otlp-proto');
     await deploySource(server.client, name, 'export default async () => 1;');
-    const invoked = await fetch(`${server.url}/v1/functions/${name}/invoke`, {
+    const invoked = await server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
       method: 'POST',
       headers: { traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-01` },
       body: '{}',

@@ -15,12 +15,12 @@ const CALLER_SPAN = '0ba902b700f067aa';
 
 /** Calls Strato's async invoke of `event.child` and the sink, both over the guest's fetch. */
 const CALLER = `export const handler = async (
-  event: { strato: string; child: string; sink: string; ownTraceparent?: string },
+  event: { strato: string; key: string; child: string; sink: string; ownTraceparent?: string },
   context: { traceId: string; traceparent: string },
 ) => {
   const queued = await fetch(event.strato + '/v1/functions/' + event.child + '/invoke', {
     method: 'POST',
-    headers: { prefer: 'respond-async', 'content-type': 'application/json' },
+    headers: { prefer: 'respond-async', 'content-type': 'application/json', authorization: 'Bearer ' + event.key },
     body: '{}',
   });
   const sunk = await fetch(event.sink, event.ownTraceparent ? { headers: { traceparent: event.ownTraceparent } } : {});
@@ -55,10 +55,10 @@ describe('trace propagation through a function', () => {
     await deploySource(server.client, caller, CALLER, { egress: ['127.0.0.1'] });
     await deploySource(server.client, child, `export default async () => 'child ran';`);
     const before = sunk.length;
-    const response = await fetch(`${server.url}/v1/functions/${caller}/invoke`, {
+    const response = await server.authedFetch(`${server.url}/v1/functions/${caller}/invoke`, {
       method: 'POST',
       headers: { traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-01` },
-      body: JSON.stringify({ strato: server.url, child, sink: sinkUrl }),
+      body: JSON.stringify({ strato: server.url, key: server.apiKey, child, sink: sinkUrl }),
     });
     expect(response.status).toBe(200);
     const body = (await response.json()) as {
@@ -90,10 +90,16 @@ describe('trace propagation through a function', () => {
     await deploySource(server.client, child, `export default async () => null;`);
     const own = `00-${'1'.repeat(32)}-${'2'.repeat(16)}-00`;
     const before = sunk.length;
-    const response = await fetch(`${server.url}/v1/functions/${caller}/invoke`, {
+    const response = await server.authedFetch(`${server.url}/v1/functions/${caller}/invoke`, {
       method: 'POST',
       headers: { traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-01` },
-      body: JSON.stringify({ strato: server.url, child, sink: sinkUrl, ownTraceparent: own }),
+      body: JSON.stringify({
+        strato: server.url,
+        key: server.apiKey,
+        child,
+        sink: sinkUrl,
+        ownTraceparent: own,
+      }),
     });
     expect(response.status).toBe(200);
     expect(sunk[before]?.traceparent).toBe(own);

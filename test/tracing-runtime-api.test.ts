@@ -27,11 +27,11 @@ describe('trace context in the Runtime API tiers', () => {
     'gives a Lambda-style Node handler the span as _X_AMZN_TRACE_ID (X-Ray) and TRACEPARENT (W3C)',
     async () => {
       const name = uniqueName('trace-node');
-      const deployed = await deployNodeZip(server.url, name, {
+      const deployed = await deployNodeZip(server, name, {
         'index.js': `exports.handler = async () => ({ xray: process.env._X_AMZN_TRACE_ID, w3c: process.env.TRACEPARENT });`,
       });
       expect(deployed.status, await deployed.clone().text()).toBe(201);
-      const response = await fetch(`${server.url}/v1/functions/${name}/invoke`, {
+      const response = await server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
         method: 'POST',
         headers: { traceparent: `00-${TRACE_ID}-53995c3f42cd8ad8-01` },
         body: '{}',

@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 function invoke(name: string, headers: Record<string, string>, path = `/v1/functions/${name}/invoke`) {
-  return fetch(`${server.url}${path}`, { method: 'POST', headers, body: '{}' });
+  return server.authedFetch(`${server.url}${path}`, { method: 'POST', headers, body: '{}' });
 }
 
 describe('trace context on invoke', () => {

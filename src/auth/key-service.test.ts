@@ -32,6 +32,7 @@ describe('KeyService', () => {
       keyId: first.key.id,
       namespace: 'default',
       scopes: ['admin'],
+      rateLimit: null,
     });
     // Only the hash is stored.
     expect((await store.findApiKey(tokenSha256(first.token)))?.id).toBe(first.key.id);
@@ -87,6 +88,7 @@ describe('KeyService', () => {
       keyId: 'k',
       namespace: 'default',
       scopes,
+      rateLimit: null,
     });
     expect(() => KeyService.authorize(as(['admin']), 'admin')).not.toThrow();
     expect(() => KeyService.authorize(as(['deploy']), 'invoke')).not.toThrow();

@@ -5,6 +5,7 @@ import {
   type ApiKeyScope,
   type Principal,
 } from '../core/api-key.js';
+import type { RateLimitPolicy } from '../core/function.js';
 import type { Store } from '../core/store.js';
 import { StratoError } from '../core/strato-error.js';
 import { checkToken, newKeyId, newToken, tokenSha256 } from './api-key-token.js';
@@ -78,6 +79,7 @@ export class KeyService {
     namespace: string;
     scopes: ApiKeyScope[];
     description: string;
+    rateLimit?: RateLimitPolicy | undefined;
   }): Promise<{ key: ApiKeyRecord; token: string }> {
     const token = newToken();
     return { key: await this.insert(token, input), token };
@@ -114,7 +116,12 @@ export class KeyService {
       principal =
         stored === undefined || stored.revokedAt !== null
           ? undefined
-          : { keyId: stored.id, namespace: stored.namespace, scopes: stored.scopes };
+          : {
+              keyId: stored.id,
+              namespace: stored.namespace,
+              scopes: stored.scopes,
+              rateLimit: stored.rateLimit,
+            };
       if (this.cache.size >= MAX_CACHED) this.cache.clear();
       this.cache.set(hash, { principal, expiresAt: now + this.cacheMs });
     }
@@ -134,7 +141,12 @@ export class KeyService {
 
   private insert(
     token: string,
-    input: { namespace: string; scopes: ApiKeyScope[]; description: string },
+    input: {
+      namespace: string;
+      scopes: ApiKeyScope[];
+      description: string;
+      rateLimit?: RateLimitPolicy | undefined;
+    },
   ): Promise<ApiKeyRecord> {
     return this.store.createApiKey({
       id: newKeyId(),
@@ -143,6 +155,7 @@ export class KeyService {
       description: input.description,
       createdAt: new Date(this.now()).toISOString(),
       revokedAt: null,
+      rateLimit: input.rateLimit ?? null,
       tokenSha256: tokenSha256(token),
     });
   }

@@ -2,8 +2,10 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { bundleFunction } from '../build/bundle-function.js';
-import { StratoClient, type DeployCode, type ImageProgressView } from '../client/strato-client.js';
-import { registryPasswordFromEnv, resolveServerUrl } from '../config/cli-config.js';
+import type { StratoClient } from '../client/strato-client.js';
+import { type DeployCode, type ImageProgressView } from '../client/strato-client.js';
+import { registryPasswordFromEnv } from '../config/cli-config.js';
+import { clientFor } from './common-options.js';
 import { fail, printJson } from './output.js';
 
 interface DeployOptions {
@@ -70,7 +72,7 @@ export function registerDeployCommand(program: Command): void {
     .action(async (target: string | undefined, options: DeployOptions) => {
       try {
         const startedAt = performance.now();
-        const client = new StratoClient(resolveServerUrl(options.url));
+        const client = clientFor(options);
         const { name, code, what } = await prepareCode(client, target, options);
         const response = await client.deploy(name, {
           ...code,

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { loadServerConfig } from '../config/server-config.js';
+import type { Bootstrap } from '../auth/key-service.js';
+import { storeApiKey } from './cli-credentials.js';
 import { fail } from './output.js';
 
 export function registerServerCommand(program: Command): void {
@@ -40,6 +42,7 @@ export function registerServerCommand(program: Command): void {
           console.log(
             `Strato listening on ${server.url} (store: ${server.store.kind}, data: ${config.dataDir})`,
           );
+          announceAdminKey(server.url, server.adminKey);
           let stopping = false;
           const stop = (signal: string) => {
             if (stopping) return;
@@ -57,4 +60,22 @@ export function registerServerCommand(program: Command): void {
         }
       },
     );
+}
+
+/** The admin key made at first start is shown here once, and kept in the CLI's config for this server. */
+function announceAdminKey(url: string, bootstrap: Bootstrap): void {
+  if (bootstrap.kind !== 'generated') return;
+  let stored: string;
+  try {
+    stored = `stored for ${url} in ${storeApiKey(url, bootstrap.token)}`;
+  } catch (error) {
+    stored = `not stored (${error instanceof Error ? error.message : String(error)})`;
+  }
+  console.log(
+    [
+      'Created the admin API key. It is shown this once; keep it (it is ' + stored + '):',
+      `  ${bootstrap.token}`,
+      'Use it as `Authorization: Bearer <key>`, or STRATO_API_KEY for the CLI; `strato keys create` makes narrower ones.',
+    ].join('\n'),
+  );
 }

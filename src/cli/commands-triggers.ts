@@ -1,14 +1,9 @@
 import type { Command } from 'commander';
-import { StratoClient, type TriggerResponse } from '../client/strato-client.js';
-import { resolveServerUrl } from '../config/cli-config.js';
+import type { TriggerResponse } from '../client/strato-client.js';
 import { StratoError } from '../core/strato-error.js';
 import { MISSED_SLOT_POLICIES, type MissedSlotPolicy } from '../core/trigger.js';
+import { clientFor, withCommon, type CommonOptions } from './common-options.js';
 import { fail, printJson, printTable } from './output.js';
-
-interface CommonOptions {
-  url?: string;
-  json?: boolean;
-}
 
 interface CronOptions extends CommonOptions {
   tz?: string;
@@ -16,10 +11,6 @@ interface CronOptions extends CommonOptions {
   qualifier?: string;
   missed?: string;
 }
-
-const withCommon = (command: Command) =>
-  command.option('--url <url>', 'Strato server (STRATO_URL)').option('--json', 'print JSON');
-const clientFor = (options: CommonOptions) => new StratoClient(resolveServerUrl(options.url));
 
 /** `strato trigger cron|ls|rm`: cron schedules that invoke a function through the async queue. */
 export function registerTriggerCommands(program: Command): void {

@@ -6,6 +6,7 @@ import { registerFunctionCommands } from './commands-functions.js';
 import { registerServerCommand } from './commands-server.js';
 import { registerTriggerCommands } from './commands-triggers.js';
 import { registerSecretCommands } from './commands-secrets.js';
+import { registerKeyCommands } from './commands-keys.js';
 
 const program = new Command();
 program
@@ -20,5 +21,6 @@ registerFunctionCommands(program);
 registerDlqCommands(program);
 registerTriggerCommands(program);
 registerSecretCommands(program);
+registerKeyCommands(program);
 registerCostCommand(program);
 await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import type { InvocationStatsBucket } from '../core/invocation-stats.js';
 import type { MissedSlotPolicy, TriggerView } from '../core/trigger.js';
 import type { QueueDepth, QueuedInvocation } from '../core/invocation-queue.js';
 import type { SecretRecord } from '../core/secret.js';
+import type { ApiKeyRecord, ApiKeyScope } from '../core/api-key.js';
 import { StratoError, type StratoErrorBody } from '../core/strato-error.js';
 import type { CostReport } from '../cost/cost-report.js';
 
@@ -69,6 +70,8 @@ export interface FunctionSettingsRequest {
   rateLimit?: { rate: number; burst?: number; initialBurst?: number } | null;
   /** Hosts outbound `fetch` may reach (`api.example.com`, `*.example.com`, `host:8443`); null or [] removes. */
   egress?: string[] | null;
+  /** Who may call `/fn/<name>`: anyone, or API keys with the invoke scope. @default 'public' */
+  httpAuth?: 'public' | 'key';
   description?: string;
   /** Async delivery: retries after a failed attempt, maximum event age, destinations (null clears one). */
   asyncRetries?: number;
@@ -259,6 +262,25 @@ export class StratoClient {
 
   async deleteSecret(name: string, secret: string): Promise<void> {
     await this.json('DELETE', secretPath(name, secret));
+  }
+
+  /** A new API key of the caller's namespace (admin scope); `token` is shown in this reply only. */
+  createKey(input: {
+    scopes: ApiKeyScope[];
+    description?: string;
+    /** Requests per second this key may make (token bucket). @default no limit */
+    rateLimit?: { rate: number; burst?: number; initialBurst?: number };
+  }): Promise<{ key: ApiKeyRecord; token: string }> {
+    return this.json('POST', '/v1/keys', input);
+  }
+
+  /** The namespace's keys, revoked ones included; never their tokens. */
+  listKeys(): Promise<{ keys: ApiKeyRecord[] }> {
+    return this.json('GET', '/v1/keys');
+  }
+
+  async revokeKey(id: string): Promise<void> {
+    await this.json('DELETE', `/v1/keys/${encodeURIComponent(id)}`);
   }
 
   /** Newest first, narrowed by the filters. */

@@ -50,7 +50,8 @@ function isHttpUrl(value: string): boolean {
  * A rate limit in the user's terms: `rate` per second sustained, `burst` at once (the bucket's size,
  * default `ceil(rate)`: one second's worth), `initialBurst` extra once. Parsed into core's policy.
  */
-const rateLimitSchema = z
+/** `{ rate, burst?, initialBurst? }` → a RateLimitPolicy (a function's, or an API key's). */
+export const rateLimitSchema = z
   .strictObject({
     rate: z.number().positive().max(1_000_000),
     burst: z.number().int().min(1).max(1_000_000).optional(),
@@ -111,6 +112,8 @@ export const functionSettingsSchema = z.strictObject({
     .max(50)
     .nullable()
     .optional(),
+  /** `/fn/<name>`: `public` (anyone) or `key` (an API key with the invoke scope). */
+  httpAuth: z.enum(['public', 'key']).optional(),
 });
 
 export const registryAuthSchema = z.strictObject({

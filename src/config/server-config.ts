@@ -140,6 +140,12 @@ export const serverConfigSchema = z
      * `STRATO_MASTER_KEY`. Unset: the key in `masterKeyFile`, created with a random key on first start.
      */
     masterKey: z.string().min(1).optional(),
+    /**
+     * The admin API key, usually from `STRATO_ADMIN_KEY` (at least 32 printable characters), for automated
+     * setups that name their key up front. Unset: on a store with no keys, the first start creates one and
+     * prints it once.
+     */
+    adminKey: z.string().min(32).max(256).optional(),
     /** Where the master key lives when `masterKey` is unset (mode 0600; refused if others can read it). @default `<dataDir>/master.key` */
     masterKeyFile: z.string().min(1).optional(),
     /**
@@ -201,6 +207,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_IMAGE_CACHE_DIR: 'imageCacheDir',
   STRATO_IMAGE_WARM_UP: 'imageWarmUp',
   STRATO_MASTER_KEY: 'masterKey',
+  STRATO_ADMIN_KEY: 'adminKey',
   STRATO_MASTER_KEY_FILE: 'masterKeyFile',
   STRATO_CONSOLE_DIR: 'consoleDir',
   STRATO_OTLP_ENDPOINT: 'otlpEndpoint',

@@ -239,6 +239,7 @@ function mergeSettings(base: FunctionConfig, settings: FunctionSettings): Functi
   // Absent keeps the limit, null removes it, a value replaces it whole (its defaults are the schema's).
   const rateLimit = settings.rateLimit === undefined ? base.rateLimit : (settings.rateLimit ?? undefined);
   const egress = settings.egress === undefined ? base.egress : (settings.egress ?? []);
+  const httpAuth = settings.httpAuth === undefined ? base.httpAuth : settings.httpAuth;
   return {
     memoryMb: settings.memoryMb ?? base.memoryMb,
     timeoutMs: settings.timeout ?? base.timeoutMs,
@@ -250,6 +251,7 @@ function mergeSettings(base: FunctionConfig, settings: FunctionSettings): Functi
     ...(asyncPolicy === undefined ? {} : { async: asyncPolicy }),
     ...(rateLimit === undefined ? {} : { rateLimit }),
     ...(egress === undefined || egress.length === 0 ? {} : { egress: [...new Set(egress)] }),
+    ...(httpAuth === 'key' ? { httpAuth } : {}),
     ...optionalCount('reservedConcurrency', settings.reservedConcurrency, base.reservedConcurrency),
     ...optionalCount('minInstances', settings.minInstances, base.minInstances),
   };

@@ -15,6 +15,8 @@ export const API_KEY_SCOPES = ['admin', 'deploy', 'invoke', 'read'] as const sat
 /** The namespace every key and function belongs to until namespaces can be created. */
 export const DEFAULT_NAMESPACE = 'default';
 
+import type { RateLimitPolicy } from './function.js';
+
 export interface ApiKeyRecord {
   /** Public id (`key_…`), for listing and revoking; not the secret. */
   id: string;
@@ -24,6 +26,8 @@ export interface ApiKeyRecord {
   createdAt: string;
   /** Null while the key is valid. */
   revokedAt: string | null;
+  /** Requests per second this key may make (a token bucket per key, on each node); null: no limit. */
+  rateLimit: RateLimitPolicy | null;
 }
 
 /** A key as the store keeps it: the token only as its SHA-256. */
@@ -36,6 +40,7 @@ export interface Principal {
   keyId: string;
   namespace: string;
   scopes: readonly ApiKeyScope[];
+  rateLimit: RateLimitPolicy | null;
 }
 
 /** True when a key with `scopes` may do what needs `needed`. */

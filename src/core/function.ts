@@ -39,7 +39,16 @@ export interface FunctionConfig {
    * whatever the pattern (src/sandbox/isolate/host/egress-policy.ts).
    */
   egress?: string[];
+  /**
+   * Who may call the HTTP trigger (`/fn/<name>`): `key` needs an API key with the `invoke` scope of the
+   * function's namespace; absent means `public`, like a Cloudflare Worker route or a Lambda function URL
+   * with auth type NONE. The invoke API (`/v1/functions/<name>/invoke`) always needs a key.
+   */
+  httpAuth?: 'key';
 }
+
+/** The `httpAuth` setting as the API takes it. */
+export type HttpTriggerAuth = 'public' | 'key';
 
 /** One egress host pattern: a DNS name or IP literal, or `*.` and a domain, with an optional `:port`. */
 export const EGRESS_PATTERN =

@@ -1,6 +1,8 @@
 import { createServer } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createInvokeGateway } from './invoke-gateway.js';
+import { createInvokeGateway, type InvokeAccess } from './invoke-gateway.js';
+import { registerAuthentication } from './authentication.js';
+import { registerKeyRoutes } from './routes/key-routes.js';
 import { createLambdaGateway } from './lambda-gateway.js';
 import type { LambdaApi } from '../lambda/lambda-api.js';
 import { nextRequestId } from './request-id.js';
@@ -56,6 +58,8 @@ export interface HttpDependencies {
   images?: { service: ImageService; maxArchiveBytes: number };
   /** Function secrets (`/v1/functions/:name/secrets`). @default no secret routes */
   secrets?: SecretService;
+  /** API keys: every control-plane request and every invoke is authenticated with them. */
+  access: InvokeAccess;
 }
 
 /** How long a client may take to send its headers and its whole request, and how large the head may be. */
@@ -81,6 +85,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
     deps.asyncInvocations,
     deps.maxPayloadBytes,
     deps.logger,
+    deps.access,
   );
   const lambdaGateway = createLambdaGateway(deps.lambdaApi);
   const app: FastifyInstance = Fastify({
@@ -110,6 +115,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   });
 
   registerJsonBodyParser(app);
+  registerAuthentication(app, deps.access.gate);
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendError(
@@ -137,6 +143,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
   if (deps.metrics !== undefined) registerMetricsRoutes(app, deps.metrics);
   if (deps.images !== undefined) registerImageRoutes(app, deps.images.service, deps.images.maxArchiveBytes);
   if (deps.secrets !== undefined) registerSecretRoutes(app, deps.secrets);
+  registerKeyRoutes(app, deps.access.gate.keys);
   registerConsoleRoutes(app, deps.consoleDir);
   return app;
 }

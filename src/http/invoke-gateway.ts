@@ -2,7 +2,9 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpRequestPayload, InvokePayload } from '../core/sandbox.js';
+import type { HttpTriggerAuth } from '../core/function.js';
 import { StratoError } from '../core/strato-error.js';
+import type { Gatekeeper } from './gatekeeper.js';
 import { parseTraceparent } from '../core/trace-context.js';
 import type { AsyncInvocations } from '../invoke/async-invocations.js';
 import type { Invoker } from '../invoke/invoker.js';
@@ -16,6 +18,13 @@ const INVOKE_PREFIX = '/v1/functions/';
 const INVOKE_SUFFIX = '/invoke';
 const TRIGGER_PREFIX = '/fn/';
 
+/** Who may invoke: the invoke API always needs a key, an HTTP trigger when its function says `key`. */
+export interface InvokeAccess {
+  gate: Gatekeeper;
+  /** The `httpAuth` setting of the version a trigger request resolves to. */
+  triggerAuth(functionName: string, qualifier: string | undefined): Promise<HttpTriggerAuth>;
+}
+
 /**
  * The data plane on raw node:http: `POST /v1/functions/:name/invoke` (JSON event in, JSON out) and the
  * HTTP trigger `ANY /fn/:name[@qualifier]/*`. It sits in front of Fastify (which serves everything
@@ -27,11 +36,22 @@ export function createInvokeGateway(
   asyncInvocations: AsyncInvocations,
   maxPayloadBytes: number,
   logger: Logger,
+  access: InvokeAccess,
 ) {
+  /** Before the body is read: an unauthenticated caller never gets to make us buffer one. */
+  const admit = async (request: IncomingMessage, route: Route): Promise<void> => {
+    const needsKey =
+      route.kind === 'invoke' ||
+      (await access.triggerAuth(checkFunctionName(route.functionName), route.qualifier)) === 'key';
+    if (!needsKey) return;
+    await access.gate.admit(request.headers.authorization, 'invoke');
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse, route: Route): Promise<void> => {
     const requestId = nextRequestId();
     let reply: ReplyParts;
     try {
+      await admit(request, route);
       const body = await readBody(request, maxPayloadBytes);
       // Invalid or absent: a new trace starts; a bad header never fails the request.
       const traceParent = parseTraceparent(request.headers.traceparent, request.headers.tracestate);
@@ -64,8 +84,11 @@ export function createInvokeGateway(
       const stratoError = toStratoError(error);
       if (stratoError.code === 'INTERNAL') logger.error({ err: error, requestId }, 'invoke failed');
       reply = errorReply(stratoError, requestId);
-      // The rest of a refused body was not read: this connection cannot carry another request.
-      if (stratoError.code === 'PAYLOAD_TOO_LARGE') reply.headers.push(['connection', 'close']);
+      // The rest of a refused body (too large, or refused before reading it) was not read: this connection
+      // cannot carry another request, and an unauthenticated caller must not make us drain it.
+      if (stratoError.code === 'PAYLOAD_TOO_LARGE' || !request.complete) {
+        reply.headers.push(['connection', 'close']);
+      }
     }
     send(response, reply, requestId);
   };

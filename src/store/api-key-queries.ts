@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import { API_KEY_SCOPES, type ApiKeyRecord, type ApiKeyScope, type StoredApiKey } from '../core/api-key.js';
+import type { RateLimitPolicy } from '../core/function.js';
 import type { Database, ApiKeysTable } from './schema.js';
 
 /** The API key queries of {@link KyselyStore}: tokens arrive and leave only as SHA-256 hashes. */
@@ -13,6 +14,7 @@ export async function createApiKey(db: Kysely<Database>, key: StoredApiKey): Pro
     description: key.description,
     created_at: key.createdAt,
     revoked_at: key.revokedAt,
+    rate_limit_json: key.rateLimit === null ? null : JSON.stringify(key.rateLimit),
   };
   await db.insertInto('api_keys').values(row).execute();
   return toRecord(row);
@@ -73,5 +75,6 @@ function toRecord(row: Selectable<ApiKeysTable>): ApiKeyRecord {
     description: row.description,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
+    rateLimit: row.rate_limit_json === null ? null : (JSON.parse(row.rate_limit_json) as RateLimitPolicy),
   };
 }

@@ -197,6 +197,16 @@ function buildMigrations(dialect: StoreDialect): Record<string, Migration> {
       },
     },
 
+    '0009_api_key_rate_limit': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('api_keys').addColumn('rate_limit_json', 'text').execute();
+      },
+
+      async down(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('api_keys').dropColumn('rate_limit_json').execute();
+      },
+    },
+
     '0006_usage_hourly': {
       async up(db: Kysely<unknown>): Promise<void> {
         // Records from before this migration did not count; 1 is what each of them knew for sure.

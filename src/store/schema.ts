@@ -128,6 +128,8 @@ export interface ApiKeysTable {
   description: string;
   created_at: string;
   revoked_at: string | null;
+  /** JSON RateLimitPolicy, or null for no limit. */
+  rate_limit_json: string | null;
 }
 
 /** The hourly usage rollup (src/store/usage-rollup.ts); sums are bigint (pg returns them as strings). */

@@ -33,8 +33,11 @@ export function valueOf(samples: Sample[], name: string, labels: Record<string, 
   return found[0]?.value ?? 0;
 }
 
-/** Scrapes a server's `/metrics`. */
-export async function scrapeMetrics(url: string): Promise<Sample[]> {
-  const response = await fetch(`${url}/metrics`);
+/** Scrapes a server's `/metrics` with its admin key. */
+export async function scrapeMetrics(server: {
+  url: string;
+  auth(extra?: Record<string, string>): Record<string, string>;
+}): Promise<Sample[]> {
+  const response = await fetch(`${server.url}/metrics`, { headers: server.auth() });
   return parseExposition(await response.text());
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
@@ -6,6 +7,8 @@ const BIN = path.resolve('bin/strato.js');
 /** A Strato server in its own OS process (from dist/), as users run it: for tests that kill it. */
 export interface ServerProcess {
   url: string;
+  /** Its admin key (STRATO_ADMIN_KEY, made up here unless `env` names one). */
+  apiKey: string;
   child: ChildProcess;
   /** SIGKILL: no shutdown, no flush. */
   kill(): Promise<void>;
@@ -17,8 +20,9 @@ export async function startServerProcess(
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<ServerProcess> {
+  const apiKey = env['STRATO_ADMIN_KEY'] ?? `strato_sk_test_${randomBytes(24).toString('base64url')}`;
   const child = spawn(process.execPath, [BIN, 'server', '--port', '0', ...args], {
-    env: { ...process.env, STRATO_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, STRATO_LOG_LEVEL: 'warn', ...env, STRATO_ADMIN_KEY: apiKey },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -38,6 +42,7 @@ export async function startServerProcess(
   });
   return {
     url,
+    apiKey,
     child,
     kill: async () => {
       child.kill('SIGKILL');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,14 @@ import { parseServerConfig, type ServerConfigInput } from '../../src/config/serv
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
 
 export interface TestServer extends RunningServer {
+  /** Talks to the server with its admin key. */
   client: StratoClient;
+  /** The server's admin API key (every test server gets its own). */
+  apiKey: string;
+  /** `Authorization: Bearer <admin key>`, plus `extra`: for raw `fetch` calls to the control plane. */
+  auth(extra?: Record<string, string>): Record<string, string>;
+  /** `fetch` with the admin key added to the request's headers. */
+  authedFetch(url: string, init?: RequestInit): Promise<Response>;
   dataDir: string;
   /** Stops the server and removes its data dir. */
   stop(): Promise<void>;
@@ -27,11 +35,26 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const ownDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'strato-test-'));
-  const config = parseServerConfig({ port: 0, dataDir, isolateHosts: 1, logLevel: 'silent', ...overrides });
+  const apiKey = overrides.adminKey ?? `strato_sk_test_${randomBytes(24).toString('base64url')}`;
+  const config = parseServerConfig({
+    port: 0,
+    dataDir,
+    isolateHosts: 1,
+    logLevel: 'silent',
+    ...overrides,
+    adminKey: apiKey,
+  });
   const server = await startServer(config, options.logger ?? pino({ level: 'silent' }), options);
   return {
     ...server,
-    client: new StratoClient(server.url),
+    client: new StratoClient(server.url, { apiKey: () => apiKey }),
+    apiKey,
+    auth: (extra = {}) => ({ authorization: `Bearer ${apiKey}`, ...extra }),
+    authedFetch: (url, init = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set('authorization', `Bearer ${apiKey}`);
+      return fetch(url, { ...init, headers });
+    },
     dataDir,
     stop: async () => {
       await server.close();

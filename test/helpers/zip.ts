@@ -25,15 +25,15 @@ export function zipOf(
 
 /** Deploys a `nodejs20.x` zip of `files` through `PUT /v1/functions/{name}`; resolves with the response. */
 export async function deployNodeZip(
-  serverUrl: string,
+  server: { url: string; auth(extra?: Record<string, string>): Record<string, string> },
   name: string,
   files: Record<string, string | Buffer>,
   handler = 'index.handler',
 ): Promise<Response> {
   const zip = await zipOf(files);
-  return fetch(`${serverUrl}/v1/functions/${name}`, {
+  return fetch(`${server.url}/v1/functions/${name}`, {
     method: 'PUT',
-    headers: { 'content-type': 'application/json' },
+    headers: server.auth({ 'content-type': 'application/json' }),
     body: JSON.stringify({ zipFile: zip.toString('base64'), runtime: 'nodejs20.x', handler }),
   });
 }

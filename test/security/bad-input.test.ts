@@ -8,6 +8,7 @@ import {
   CORPUS_LIMITS,
   rawCases,
   type BadInputCase,
+  type CorpusKey,
   type RawCase,
 } from './support/bad-input-cases.js';
 
@@ -21,11 +22,32 @@ const credentials = { accessKeyId: 'STRATOCORPUSKEY00001', secretAccessKey: 'str
 let server: TestServer;
 let fn: string;
 let fetchFn: string;
+let keyedFn: string;
+/** A key of each scope, and a revoked one. */
+const keys: Record<Exclude<CorpusKey, 'none'>, string> = {
+  admin: '',
+  deploy: '',
+  invoke: '',
+  read: '',
+  revoked: '',
+};
 
 beforeAll(async () => {
   server = await startTestServer({ ...CORPUS_LIMITS, lambdaCredentials: [credentials] });
   fn = uniqueName('corpus-echo');
   fetchFn = uniqueName('corpus-fetch');
+  keyedFn = uniqueName('corpus-keyed');
+  keys.admin = server.apiKey;
+  for (const scope of ['deploy', 'invoke', 'read'] as const) {
+    keys[scope] = (await server.client.createKey({ scopes: [scope] })).token;
+  }
+  const revoked = await server.client.createKey({ scopes: ['admin'] });
+  await server.client.revokeKey(revoked.key.id);
+  keys.revoked = revoked.token;
+  await server.client.deploy(keyedFn, {
+    code: 'module.exports = { default: { fetch: () => new Response("keyed") } };',
+    httpAuth: 'key',
+  });
   await server.client.deploy(fn, { code: 'module.exports = async (event) => ({ echo: typeof event });' });
   await server.client.deploy(fetchFn, {
     code: `module.exports = { default: { async fetch(request) {
@@ -39,7 +61,11 @@ afterAll(async () => {
 });
 
 function fill(text: string): string {
-  return text.replaceAll('{fn}', fn).replaceAll('{fetch}', fetchFn);
+  return text
+    .replaceAll('{fn}', fn)
+    .replaceAll('{fetch}', fetchFn)
+    .replaceAll('{keyed}', keyedFn)
+    .replaceAll('{key}', keys.admin);
 }
 
 const signer = new SignatureV4({
@@ -55,6 +81,10 @@ async function send(testCase: BadInputCase): Promise<Response> {
   const rawBody = typeof testCase.body === 'function' ? await testCase.body() : testCase.body;
   const body = typeof rawBody === 'string' ? fill(rawBody) : rawBody;
   let headers: Record<string, string> = { ...testCase.headers };
+  const key = testCase.key ?? (testCase.path.startsWith('/2015-03-31/') ? 'none' : 'admin');
+  if (testCase.sign !== true && key !== 'none' && headers['authorization'] === undefined) {
+    headers['authorization'] = `Bearer ${keys[key]}`;
+  }
   if (testCase.sign === true) {
     const signed = await signer.sign({
       method: testCase.method,

@@ -165,7 +165,7 @@ export function logFloodCase(deploy: AbuseCase['deploy'], logLimitBytes: number)
 /** The function's stored log text (every line of its invocations), once the recorder has written some. */
 export async function logTextOf(server: TestServer, name: string): Promise<string> {
   for (let attempt = 0; ; attempt++) {
-    const response = await fetch(`${server.url}/v1/functions/${name}/logs?limit=1000`);
+    const response = await server.authedFetch(`${server.url}/v1/functions/${name}/logs?limit=1000`);
     const { logs } = (await response.json()) as { logs: Array<{ message: string }> };
     // Records are written off the request path: the first read may come before them.
     if (logs.length > 0 || attempt === 50) return logs.map((line) => line.message).join('\n');

@@ -8,8 +8,9 @@ import { zipOf } from '../../helpers/zip.js';
  * `error.code`; for the Lambda API it is the `X-Amzn-ErrorType` Lambda sends; `null` is a bare reply of
  * Node's HTTP parser (no route ever ran). `sign: true` signs the request with SigV4 like the AWS SDK.
  *
- * To extend when auth lands: add rows with `headers: { authorization: 'Bearer <bad key>' }` and
- * 401/403 codes; every row here must then still answer the same code with a valid key.
+ * Every row outside the Lambda API is sent with the admin key (`Authorization: Bearer`) unless it names
+ * another `key` (a key of that scope, a revoked one, or `none`) or brings its own `authorization` header;
+ * the Lambda API's rows are signed (SigV4) or not, never Bearer. So each row shows its protection holds for a caller who may do everything else.
  */
 export interface BadInputCase {
   name: string;
@@ -18,9 +19,13 @@ export interface BadInputCase {
   headers?: Record<string, string>;
   body?: string | Buffer | (() => Promise<Buffer | string>);
   sign?: boolean;
+  /** Which API key to send. @default 'admin' */
+  key?: CorpusKey;
   expectedStatus: number;
   expectedCode: string | null;
 }
+
+export type CorpusKey = 'admin' | 'deploy' | 'invoke' | 'read' | 'revoked' | 'none';
 
 /** A case sent byte by byte over a raw socket: what fetch cannot send (bad heads, slow clients). */
 export interface RawCase {
@@ -881,6 +886,194 @@ export const badInputCases: BadInputCase[] = [
     expectedStatus: 400,
     expectedCode: 'InvalidParameterValueException',
   },
+  // --- auth: the control plane always needs a key, of the right scope ---------------------------------
+  {
+    name: 'list functions without a key',
+    method: 'GET',
+    path: '/v1/functions',
+    key: 'none',
+    expectedStatus: 401,
+    expectedCode: 'UNAUTHORIZED',
+  },
+  {
+    name: 'unknown Bearer key',
+    method: 'GET',
+    path: '/v1/functions',
+    headers: { authorization: 'Bearer strato_sk_0000000000000000000000000000000000000000000' },
+    expectedStatus: 401,
+    expectedCode: 'UNAUTHORIZED',
+  },
+  {
+    name: 'Basic credentials instead of a Bearer key',
+    method: 'GET',
+    path: '/v1/functions',
+    headers: { authorization: 'Basic YWRtaW46YWRtaW4=' },
+    expectedStatus: 401,
+    expectedCode: 'UNAUTHORIZED',
+  },
+  {
+    name: 'Bearer with a too-short key',
+    method: 'GET',
+    path: '/v1/functions',
+    headers: { authorization: 'Bearer short' },
+    expectedStatus: 401,
+    expectedCode: 'UNAUTHORIZED',
+  },
+  {
+    name: 'Bearer with an overlong key',
+    method: 'GET',
+    path: '/v1/functions',
+    headers: { authorization: `Bearer strato_sk_${'a'.repeat(300)}` },
+    expectedStatus: 401,
+    expectedCode: 'UNAUTHORIZED',
+  },
+  {
+    name: 'a revoked key',
+    method: 'GET',
+    path: '/v1/functions',
+    key: 'revoked',
+    expectedStatus: 401,
+    expectedCode: 'UNAUTHORIZED',
+  },
+  {
+    name: 'invoke without a key',
+    method: 'POST',
+    path: '/v1/functions/{fn}/invoke',
+    headers: json,
+    body: '{}',
+    key: 'none',
+    expectedStatus: 401,
+    expectedCode: 'UNAUTHORIZED',
+  },
+  {
+    name: 'invoke with a read key',
+    method: 'POST',
+    path: '/v1/functions/{fn}/invoke',
+    headers: json,
+    body: '{}',
+    key: 'read',
+    expectedStatus: 403,
+    expectedCode: 'FORBIDDEN',
+  },
+  {
+    name: 'deploy with an invoke key',
+    method: 'PUT',
+    path: '/v1/functions/{fn}',
+    headers: json,
+    body: '{"code":"module.exports = async () => 1;"}',
+    key: 'invoke',
+    expectedStatus: 403,
+    expectedCode: 'FORBIDDEN',
+  },
+  {
+    name: 'delete with a read key',
+    method: 'DELETE',
+    path: '/v1/functions/{fn}',
+    key: 'read',
+    expectedStatus: 403,
+    expectedCode: 'FORBIDDEN',
+  },
+  {
+    name: 'read invocations with an invoke key',
+    method: 'GET',
+    path: '/v1/functions/{fn}/invocations',
+    key: 'invoke',
+    expectedStatus: 403,
+    expectedCode: 'FORBIDDEN',
+  },
+  {
+    name: 'create a key with a deploy key',
+    method: 'POST',
+    path: '/v1/keys',
+    headers: json,
+    body: '{"scopes":["admin"]}',
+    key: 'deploy',
+    expectedStatus: 403,
+    expectedCode: 'FORBIDDEN',
+  },
+  {
+    name: 'list keys with a read key',
+    method: 'GET',
+    path: '/v1/keys',
+    key: 'read',
+    expectedStatus: 403,
+    expectedCode: 'FORBIDDEN',
+  },
+  {
+    name: 'set a secret with a read key',
+    method: 'PUT',
+    path: '/v1/functions/{fn}/secrets/TOKEN',
+    headers: json,
+    body: '{"value":"x"}',
+    key: 'read',
+    expectedStatus: 403,
+    expectedCode: 'FORBIDDEN',
+  },
+  {
+    name: 'metrics without a key',
+    method: 'GET',
+    path: '/metrics',
+    key: 'none',
+    expectedStatus: 401,
+    expectedCode: 'UNAUTHORIZED',
+  },
+  {
+    name: 'key with an unknown scope',
+    method: 'POST',
+    path: '/v1/keys',
+    headers: json,
+    body: '{"scopes":["root"]}',
+    expectedStatus: 400,
+    expectedCode: 'VALIDATION_FAILED',
+  },
+  {
+    name: 'key with no scopes',
+    method: 'POST',
+    path: '/v1/keys',
+    headers: json,
+    body: '{"scopes":[]}',
+    expectedStatus: 400,
+    expectedCode: 'VALIDATION_FAILED',
+  },
+  {
+    name: 'revoke a key id that cannot be one',
+    method: 'DELETE',
+    path: '/v1/keys/..%2F..%2Fetc',
+    expectedStatus: 404,
+    expectedCode: 'KEY_NOT_FOUND',
+  },
+  {
+    name: 'revoke an unknown key',
+    method: 'DELETE',
+    path: '/v1/keys/key_0123456789abcdef',
+    expectedStatus: 404,
+    expectedCode: 'KEY_NOT_FOUND',
+  },
+  {
+    name: 'key-protected HTTP trigger without a key',
+    method: 'GET',
+    path: '/fn/{keyed}/',
+    key: 'none',
+    expectedStatus: 401,
+    expectedCode: 'UNAUTHORIZED',
+  },
+  {
+    name: 'key-protected HTTP trigger with a read key',
+    method: 'GET',
+    path: '/fn/{keyed}/',
+    key: 'read',
+    expectedStatus: 403,
+    expectedCode: 'FORBIDDEN',
+  },
+  {
+    name: 'httpAuth that is neither public nor key',
+    method: 'PATCH',
+    path: '/v1/functions/{fn}',
+    headers: json,
+    body: '{"httpAuth":"none"}',
+    expectedStatus: 400,
+    expectedCode: 'VALIDATION_FAILED',
+  },
 ];
 
 export const rawCases: RawCase[] = [
@@ -912,7 +1105,7 @@ export const rawCases: RawCase[] = [
   {
     name: 'slow body',
     chunks: [
-      'POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a":',
+      'POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Length: 100\r\n\r\n{"a":',
       CORPUS_LIMITS.requestTimeout + 2500,
       '1}',
     ],
@@ -922,7 +1115,7 @@ export const rawCases: RawCase[] = [
   {
     name: 'declared invoke body over maxPayload, refused before any is sent',
     chunks: [
-      `POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
+      `POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
     ],
     expectedStatus: 413,
     expectedCode: 'PAYLOAD_TOO_LARGE',
@@ -930,7 +1123,7 @@ export const rawCases: RawCase[] = [
   {
     name: 'declared deploy body over maxBundle, refused before any is sent',
     chunks: [
-      `PUT /v1/functions/huge HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
+      `PUT /v1/functions/huge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
     ],
     expectedStatus: 413,
     expectedCode: 'PAYLOAD_TOO_LARGE',
@@ -938,7 +1131,7 @@ export const rawCases: RawCase[] = [
   {
     name: 'chunked invoke body growing past maxPayload',
     chunks: [
-      'POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
+      'POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nTransfer-Encoding: chunked\r\n\r\n',
       ...Array.from({ length: 20 }, () => `1000\r\n${'a'.repeat(4096)}\r\n`),
     ],
     expectedStatus: 413,
@@ -946,14 +1139,16 @@ export const rawCases: RawCase[] = [
   },
   {
     name: 'invalid Content-Length',
-    chunks: ['POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n'],
+    chunks: [
+      'POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Length: abc\r\n\r\n',
+    ],
     expectedStatus: 400,
     expectedCode: null,
   },
   {
     name: 'both Content-Length and Transfer-Encoding (smuggling)',
     chunks: [
-      'POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      'POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
     ],
     expectedStatus: 400,
     expectedCode: null,
@@ -975,5 +1170,13 @@ export const rawCases: RawCase[] = [
     ],
     expectedStatus: 400,
     expectedCode: null,
+  },
+  {
+    name: 'declared invoke body without a key: 401 before any is read',
+    chunks: [
+      `POST /v1/functions/{fn}/invoke HTTP/1.1\r\nHost: x\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`,
+    ],
+    expectedStatus: 401,
+    expectedCode: 'UNAUTHORIZED',
   },
 ];

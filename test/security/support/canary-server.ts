@@ -65,6 +65,6 @@ export function expectNoCanary(server: CanaryServer, ...texts: string[]): void {
 
 /** Everything the platform and the function logged: platform log lines and the function's own log lines. */
 export async function allLogsOf(server: CanaryServer, functionName: string): Promise<string> {
-  const response = await fetch(`${server.url}/v1/functions/${functionName}/logs?limit=1000`);
+  const response = await server.authedFetch(`${server.url}/v1/functions/${functionName}/logs?limit=1000`);
   return `${await response.text()}\n${server.logLines.join('\n')}`;
 }

@@ -26,7 +26,7 @@ export type ShellDeployer = (
 
 export const deployProcessShell: ShellDeployer = async (server, name, handler, files = {}, settings = {}) => {
   const zip = await zipOf({ bootstrap: busyboxBootstrapScript(handler), ...files }, Object.keys(files));
-  const response = await fetch(`${server.url}/v1/functions/${name}`, {
+  const response = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ zipFile: zip.toString('base64'), runtime: 'provided.al2023', ...settings }),
