@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StratoError } from '../src/core/strato-error.js';
+import type { StratoError } from '../src/core/strato-error.js';
 import {
   deploySource,
   invokeJson,
@@ -116,7 +116,9 @@ describe('instanceConcurrency: several requests per isolate', () => {
   it('refuses instanceConcurrency above 1 for a Lambda-style handler, at deploy and in a settings change', async () => {
     const name = uniqueName('lambda');
     const deploy = await refusal(
-      deploySource(server.client, name, `export const handler = async () => 'x';`, { instanceConcurrency: 5 }),
+      deploySource(server.client, name, `export const handler = async () => 'x';`, {
+        instanceConcurrency: 5,
+      }),
     );
     expect(deploy).toMatchObject({ code: 'VALIDATION_FAILED' });
     expect(deploy.message).toMatch(/Lambda-style handler/);

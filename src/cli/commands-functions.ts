@@ -189,7 +189,18 @@ export function registerFunctionCommands(program: Command): void {
             memory: `${i.memoryMb} MB`,
             provisioned: i.provisioned ? 'yes' : '',
           })),
-          ['id', 'version', 'tier', 'state', 'inFlight', 'age', 'idle', 'invocations', 'memory', 'provisioned'],
+          [
+            'id',
+            'version',
+            'tier',
+            'state',
+            'inFlight',
+            'age',
+            'idle',
+            'invocations',
+            'memory',
+            'provisioned',
+          ],
         );
       } catch (error) {
         fail(error);

@@ -26,7 +26,8 @@ export async function checkInstanceConcurrency(
   const { config, functionName } = probe;
   const wanted = config.instanceConcurrency ?? 1;
   if (wanted <= 1) return;
-  const tier = config.image !== undefined ? 'container' : config.runtime !== undefined ? 'process' : undefined;
+  const tier =
+    config.image !== undefined ? 'container' : config.runtime !== undefined ? 'process' : undefined;
   if (tier !== undefined) {
     throw refusal(
       functionName,

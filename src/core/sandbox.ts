@@ -127,8 +127,7 @@ export interface SandboxInstance {
  * worker's `fetch`, or nothing usable because its module failed to load.
  */
 export type HandlerInspection =
-  | { kind: 'lambda' | 'fetch' }
-  | { kind: 'unloadable'; error: FunctionErrorInfo };
+  { kind: 'lambda' | 'fetch' } | { kind: 'unloadable'; error: FunctionErrorInfo };
 
 /** A sandbox tier: creates instances. */
 export interface Sandbox {

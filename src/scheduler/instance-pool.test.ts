@@ -138,9 +138,9 @@ describe('Scheduler with instanceConcurrency', () => {
     schedulers.push(scheduler);
     const [a, b] = await Promise.all([scheduler.acquire(shared), scheduler.acquire(shared)]);
     expect(sandbox.started).toBe(1);
-    a!.release();
+    a.release();
     expect(scheduler.list('shared').map((i) => [i.state, i.inFlight])).toEqual([['starting', 1]]);
-    b!.release();
+    b.release();
     expect(scheduler.list('shared').map((i) => [i.state, i.inFlight])).toEqual([['idle', 0]]);
     const c = await scheduler.acquire(shared);
     const d = await scheduler.acquire(shared);

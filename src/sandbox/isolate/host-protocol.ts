@@ -87,4 +87,9 @@ export type HostToGateway =
   | HostCompletion
   /** An instance ended outside an invocation (memory limit hit by a timer, say). */
   | { t: 'instance-dead'; instanceId: string }
-  | { t: 'inspected'; inspectionId: string; handlerKind: HandlerKind | null; error: FunctionErrorInfo | null };
+  | {
+      t: 'inspected';
+      inspectionId: string;
+      handlerKind: HandlerKind | null;
+      error: FunctionErrorInfo | null;
+    };

@@ -126,7 +126,8 @@ export class IsolateSandbox implements Sandbox {
 
   async close(): Promise<void> {
     await Promise.all(this.hosts.map((host) => host.stop()));
-    for (const inspection of this.inspections.values()) inspection.resolve(unloadable('the sandbox was closed'));
+    for (const inspection of this.inspections.values())
+      inspection.resolve(unloadable('the sandbox was closed'));
     this.inspections.clear();
     for (const pending of this.pending.values()) pending.resolve(crashResult('the sandbox was closed'));
     this.pending.clear();
@@ -271,7 +272,11 @@ export class IsolateSandbox implements Sandbox {
             ? { kind: message.handlerKind }
             : {
                 kind: 'unloadable',
-                error: message.error ?? { type: 'Error', message: 'the module did not load', stack: undefined },
+                error: message.error ?? {
+                  type: 'Error',
+                  message: 'the module did not load',
+                  stack: undefined,
+                },
               },
         );
         return;

@@ -143,7 +143,11 @@ export class IsolateInstance implements CellOwner {
       if (init.ok && code.wantsCache) this.scheduleCacheProduction();
       this.init = { durationMs: performance.now() - startedAt, logsJson: init.logsJson };
       if (init.ok) this.handlerKind = init.handlerKind;
-      else this.initFailure = { error: { ...init.error, stack: cleanGuestStack(init.error.stack) }, verdict: null };
+      else
+        this.initFailure = {
+          error: { ...init.error, stack: cleanGuestStack(init.error.stack) },
+          verdict: null,
+        };
     } catch (error) {
       const verdict = this.classify(error);
       this.init = { durationMs: performance.now() - startedAt, logsJson: '' };
@@ -155,7 +159,11 @@ export class IsolateInstance implements CellOwner {
   get loadOutcome(): LoadOutcome {
     if (this.handlerKind !== undefined) return { handlerKind: this.handlerKind };
     return {
-      error: this.initFailure?.error ?? { type: 'Error', message: 'the module did not load', stack: undefined },
+      error: this.initFailure?.error ?? {
+        type: 'Error',
+        message: 'the module did not load',
+        stack: undefined,
+      },
     };
   }
 
