@@ -39,6 +39,16 @@ async function parallel(name: string, count: number, event: (n: number) => objec
   return Promise.all(Array.from({ length: count }, (_, n) => invokeJson(server.client, name, event(n))));
 }
 
+/** Waits until the function's one instance holds `count` invocations. */
+async function untilInFlight(name: string, count: number): Promise<void> {
+  await expect
+    .poll(async () => (await server.client.instances(name)).instances[0]?.inFlight, {
+      timeout: 3000,
+      interval: 20,
+    })
+    .toBe(count);
+}
+
 function refusal(promise: Promise<unknown>): Promise<StratoError> {
   return promise.then(
     () => {
@@ -100,12 +110,7 @@ describe('instanceConcurrency: several requests per isolate', () => {
     const name = uniqueName('capped');
     await deploySource(server.client, name, SLOW_FETCH, { maxConcurrency: 4, instanceConcurrency: 10 });
     const slow = parallel(name, 4, (n) => ({ n, ms: 1500 }));
-    await expect
-      .poll(async () => (await server.client.instances(name)).instances[0]?.inFlight, {
-        timeout: 3000,
-        interval: 20,
-      })
-      .toBe(4);
+    await untilInFlight(name, 4);
     const response = await server.client.invoke(name, JSON.stringify({ n: 99 }));
     expect(response.status).toBe(429);
     expect(JSON.parse(response.body)).toMatchObject({ error: { code: 'TOO_MANY_REQUESTS' } });
@@ -154,12 +159,7 @@ describe('instanceConcurrency: several requests per isolate', () => {
     const name = uniqueName('spin');
     await deploySource(server.client, name, SLOW_FETCH, { instanceConcurrency: 10, timeout: '1s' });
     const waiting = parallel(name, 2, (n) => ({ n, ms: 5000 }));
-    await expect
-      .poll(async () => (await server.client.instances(name)).instances[0]?.inFlight, {
-        timeout: 3000,
-        interval: 20,
-      })
-      .toBe(2);
+    await untilInFlight(name, 2);
     const spinning = await invokeJson(server.client, name, { n: 2, spin: true });
     const siblings = await waiting;
     const codeOf = (r: { body: unknown }) => (r.body as { error: { code: string } }).error.code;
