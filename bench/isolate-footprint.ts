@@ -29,7 +29,7 @@ for (const useSnapshot of modes) {
     cell.loadRef.applySync(undefined, [
       '{"functionName":"f","version":1,"memoryMb":128,"env":{},"logLimitBytes":1024}',
     ]);
-    cell.owner = { setTimer() {}, clearTimer() {}, startFetch() {}, complete() {} };
+    cell.owner = { setTimer() {}, clearTimer() {}, startFetch() {}, abortFetch() {}, complete() {} };
     cell.invokeRef.applySync(undefined, ['id', 'event', '{}', Date.now() + 1000, '']);
     cells.push(cell);
   }

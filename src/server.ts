@@ -181,6 +181,20 @@ export async function startServer(
   const functions = new FunctionService(store, {
     checkZip: (zip) => checkZip(zip),
     validate: (name, functionConfig) => provisioner.validate(name, functionConfig),
+    // The version is not published yet: the probe loads its code as version 0, with the function's secrets.
+    inspectHandler: ({ functionName, codeSha256, config: versionConfig }) =>
+      sandbox.inspectHandler(
+        invoker.specOf({
+          functionName,
+          version: 0,
+          codeSha256,
+          codeSize: 0,
+          sourceMapSha256: null,
+          config: versionConfig,
+          description: '',
+          createdAt: '',
+        }),
+      ),
     onChanged: (name) => {
       resolver.invalidate(name);
       scheduler.evictIdle(name);

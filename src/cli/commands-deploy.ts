@@ -14,6 +14,7 @@ interface DeployOptions {
   timeout?: string;
   env: string[];
   concurrency?: string;
+  instanceConcurrency?: string;
   description?: string;
   asyncRetries?: string;
   maxEventAge?: string;
@@ -55,7 +56,11 @@ export function registerDeployCommand(program: Command): void {
       (value: string, all: string[]) => [...all, value],
       [],
     )
-    .option('--concurrency <n>', 'maximum concurrent instances (default 10)')
+    .option('--concurrency <n>', 'maximum concurrent invocations (default 10)')
+    .option(
+      '--instance-concurrency <n>',
+      'requests one instance serves at once, 1-1000 (isolate fetch handlers only; default 1)',
+    )
     .option('--description <text>', 'what this version is')
     .option('--async-retries <n>', 'retries of a failed async invocation (default 2)')
     .option('--max-event-age <duration>', 'async events older than this are dead-lettered (default 6h)')
@@ -80,6 +85,9 @@ export function registerDeployCommand(program: Command): void {
           ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
           ...(options.env.length === 0 ? {} : { env: parseEnv(options.env) }),
           ...(options.concurrency === undefined ? {} : { concurrency: Number(options.concurrency) }),
+          ...(options.instanceConcurrency === undefined
+            ? {}
+            : { instanceConcurrency: Number(options.instanceConcurrency) }),
           ...(options.description === undefined ? {} : { description: options.description }),
           ...(options.asyncRetries === undefined ? {} : { asyncRetries: Number(options.asyncRetries) }),
           ...(options.maxEventAge === undefined ? {} : { maxEventAge: options.maxEventAge }),

@@ -185,10 +185,22 @@ export function registerFunctionCommands(program: Command): void {
             ...i,
             age: `${Math.round((now - i.createdAt) / 1000)}s`,
             idle: `${Math.round((now - i.lastUsedAt) / 1000)}s`,
+            inFlight: `${i.inFlight}/${i.instanceConcurrency}`,
             memory: `${i.memoryMb} MB`,
             provisioned: i.provisioned ? 'yes' : '',
           })),
-          ['id', 'version', 'tier', 'state', 'age', 'idle', 'invocations', 'memory', 'provisioned'],
+          [
+            'id',
+            'version',
+            'tier',
+            'state',
+            'inFlight',
+            'age',
+            'idle',
+            'invocations',
+            'memory',
+            'provisioned',
+          ],
         );
       } catch (error) {
         fail(error);

@@ -66,6 +66,8 @@ export interface FunctionSettingsRequest {
   maxConcurrency?: number;
   reservedConcurrency?: number | null;
   minInstances?: number;
+  /** Requests one instance serves at once (1-1000); above 1 only for isolate `fetch` handlers. */
+  instanceConcurrency?: number;
   /** Invocations per second as a token bucket; null removes the limit. */
   rateLimit?: { rate: number; burst?: number; initialBurst?: number } | null;
   /** Hosts outbound `fetch` may reach (`api.example.com`, `*.example.com`, `host:8443`); null or [] removes. */
@@ -136,6 +138,10 @@ export interface InstanceInfoView {
   createdAt: number;
   lastUsedAt: number;
   invocations: number;
+  /** Invocations it serves right now. */
+  inFlight: number;
+  /** Invocations it may serve at once. */
+  instanceConcurrency: number;
   /** The instance's memory limit. */
   memoryMb: number;
   /** Kept warm by `minInstances`. */

@@ -74,6 +74,11 @@ export const functionSettingsSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(10_000).optional(),
   /** The same as `concurrency` (the name the scheduler docs use); give one of the two. */
   maxConcurrency: z.number().int().min(1).max(10_000).optional(),
+  /**
+   * Requests one instance serves at once (1-1000): only for isolate bundles with a `fetch` handler, whose
+   * requests share the instance's isolate. 1 (the default) serves one at a time.
+   */
+  instanceConcurrency: z.number().int().min(1).max(1000).optional(),
   /** Executions reserved for this function out of the node's total, and its cap; null or 0 removes it. */
   reservedConcurrency: z.number().int().min(0).max(100_000).nullable().optional(),
   /** Instances of the latest version kept warm (provisioned concurrency); 0 stops. */

@@ -17,6 +17,7 @@ import type {
   DeployBody,
   FunctionSettings,
 } from '../config/function-manifest.js';
+import { checkInstanceConcurrency, type InspectHandler } from './instance-concurrency-check.js';
 
 export interface FunctionView {
   function: FunctionRecord;
@@ -45,6 +46,11 @@ export interface FunctionServiceHooks {
   checkZip?(zip: Buffer): Promise<void>;
   /** Refuses a config the node cannot honour (a reservation beyond its capacity) before it is published. */
   validate?(functionName: string, config: FunctionConfig): void;
+  /**
+   * Loads a bundle once to find its handler kind, for `instanceConcurrency` > 1 (only a `fetch` handler may
+   * serve several requests per instance). @default not checked: the setting is taken as given
+   */
+  inspectHandler?: InspectHandler;
   /** Container images; absent: deploys of images fail with UNSUPPORTED_IMAGE. */
   images?: ImageResolver;
   /** After an image function's version is published: start its warm-up instance. */
@@ -88,6 +94,7 @@ export class FunctionService {
       ...(deployedImage === undefined ? {} : { image: deployedImage.image }),
     };
     this.hooks.validate?.(name, config);
+    await checkInstanceConcurrency({ functionName: name, codeSha256, config }, this.hooks.inspectHandler);
     const { fn, version, created } = await this.store.publishVersion({
       functionName: name,
       codeSha256,
@@ -133,6 +140,10 @@ export class FunctionService {
       ...(handler === undefined ? {} : { handler }),
     };
     this.hooks.validate?.(name, config);
+    const probe = { functionName: name, codeSha256: latest.codeSha256, config };
+    // Same code as the latest version: when that one already served several per instance, it was checked.
+    const checked = (latest.config.instanceConcurrency ?? 1) > 1;
+    await checkInstanceConcurrency(probe, checked ? undefined : this.hooks.inspectHandler);
     const { fn, version } = await this.store.publishVersion({
       functionName: name,
       codeSha256: latest.codeSha256,
@@ -254,7 +265,13 @@ function mergeSettings(base: FunctionConfig, settings: FunctionSettings): Functi
     ...(httpAuth === 'key' ? { httpAuth } : {}),
     ...optionalCount('reservedConcurrency', settings.reservedConcurrency, base.reservedConcurrency),
     ...optionalCount('minInstances', settings.minInstances, base.minInstances),
+    ...instanceConcurrencyOf(settings.instanceConcurrency ?? base.instanceConcurrency),
   };
+}
+
+/** 1 is the default and is not stored, so a version that never asked for more reads as it always did. */
+function instanceConcurrencyOf(value: number | undefined): { instanceConcurrency?: number } {
+  return value === undefined || value === 1 ? {} : { instanceConcurrency: value };
 }
 
 /** A count setting that absent keeps, and 0 or null removes. */

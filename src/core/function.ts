@@ -11,8 +11,13 @@ export interface FunctionConfig {
   timeoutMs: number;
   /** Environment variables handed to the function (`env` / `process.env`-like bag). */
   env: Record<string, string>;
-  /** Maximum instances of this function running at once. */
+  /** Maximum invocations of this function running at once on a node (in-flight requests, not instances). */
   concurrency: number;
+  /**
+   * Invocations one instance serves at once. Above 1 only for isolate bundles with a `fetch` handler
+   * (module workers), which deploy checks; absent: 1, one request per instance as Lambda does.
+   */
+  instanceConcurrency?: number;
   /**
    * A Lambda runtime id (`provided.al2023`, `provided.al2`): the code is a zip run by the process tier.
    * Absent for JavaScript bundles, which run in the isolate tier.

@@ -104,7 +104,10 @@ export interface InvokeOptions {
   onResponse?: (result: InvokeResult) => void;
 }
 
-/** One running sandbox of a function version. Serves one invocation at a time. */
+/**
+ * One running sandbox of a function version. Serves one invocation at a time, or up to the version's
+ * `instanceConcurrency` at once on the isolate tier (the scheduler never lends it more).
+ */
 export interface SandboxInstance {
   readonly id: string;
   readonly tier: SandboxTier;
@@ -119,9 +122,21 @@ export interface SandboxInstance {
   dispose(): Promise<void>;
 }
 
+/**
+ * What a bundle exports, found by loading it once (as a cold start does): a Lambda-style `handler`, a module
+ * worker's `fetch`, or nothing usable because its module failed to load.
+ */
+export type HandlerInspection =
+  { kind: 'lambda' | 'fetch' } | { kind: 'unloadable'; error: FunctionErrorInfo };
+
 /** A sandbox tier: creates instances. */
 export interface Sandbox {
   readonly tier: SandboxTier;
+  /**
+   * Loads the code in a throwaway instance and reports its handler kind; only tiers that run JavaScript
+   * bundles (the isolate tier) have it. Used at deploy to check settings that depend on the kind.
+   */
+  inspectHandler?(spec: InstanceSpec): Promise<HandlerInspection>;
   /**
    * Starts an instance. Returns at once: the first invoke waits for the start, so a cold start
    * costs one round trip to the sandbox host, not two.

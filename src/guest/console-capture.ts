@@ -8,13 +8,21 @@ const stringify = JSON.stringify;
 export type GuestLogLevel = LogLevel;
 export type { CapturedLogs };
 
-/** `console.*` that writes into the invocation's log buffer (see core/log-buffer.ts). */
+/**
+ * `console.*` that writes into the log buffer of the invocation the isolate works for (`target`, see
+ * guest-calls.ts), or into the instance's own buffer outside any (module load, work left after an
+ * invocation settled), which goes out with the load result or the next invocation to settle.
+ * `console.count` and `console.time` labels belong to the instance, shared by its invocations.
+ */
 export class ConsoleCapture {
   private readonly buffer: LogBuffer;
   private readonly counters = new Map<string, number>();
   private readonly timers = new Map<string, number>();
 
-  constructor(limitBytes: number) {
+  constructor(
+    limitBytes: number,
+    private readonly target: () => LogBuffer | undefined = () => undefined,
+  ) {
     this.buffer = new LogBuffer(limitBytes);
   }
 
@@ -22,7 +30,7 @@ export class ConsoleCapture {
     this.buffer.setLimit(bytes);
   }
 
-  /** Takes the lines captured so far and starts a new buffer. */
+  /** Takes the instance's lines captured so far and starts a new buffer. */
   take(): CapturedLogs {
     return this.buffer.take();
   }
@@ -33,6 +41,22 @@ export class ConsoleCapture {
     return stringify(this.buffer.take());
   }
 
+  /**
+   * An invocation's lines as JSON ('' when none), after any the instance's buffer holds: those were printed
+   * outside every invocation since the last one settled, and one invocation at a time always got them.
+   */
+  takeJsonOf(own: LogBuffer): string {
+    if (this.buffer.isEmpty) return own.isEmpty ? '' : stringify(own.take());
+    const early = this.buffer.take();
+    if (own.isEmpty) return stringify(early);
+    const late = own.take();
+    return stringify({
+      lines: [...early.lines, ...late.lines],
+      bytes: early.bytes + late.bytes,
+      truncated: early.truncated || late.truncated,
+    });
+  }
+
   write(level: GuestLogLevel, args: unknown[]): void {
     let message: string;
     try {
@@ -41,7 +65,7 @@ export class ConsoleCapture {
       message = '[strato] unprintable value';
     }
     // UTF-16 length is a cheap upper-bound proxy for bytes that never needs an encoder.
-    this.buffer.add(level, message, message.length + 1);
+    (this.target() ?? this.buffer).add(level, message, message.length + 1);
   }
 
   /** The `console` object functions see. */

@@ -5,6 +5,7 @@
  * parent, unless the function set one itself. Only primitives cross the isolate boundary (bodies as
  * base64, headers as JSON), as for every other host binding.
  */
+import type { GuestCall } from './guest-calls.js';
 import type { GuestSettleFetch, HostBindings } from './host-bindings.js';
 import { base64ToBytes, bytesToBase64 } from './bytes.js';
 
@@ -26,31 +27,33 @@ type ResponseConstructor = new (
 interface PendingFetch {
   resolve(response: unknown): void;
   reject(error: unknown): void;
+  /** The invocation that asked; undefined outside one. */
+  owner: GuestCall | undefined;
 }
 
 export interface GuestFetch {
   fetch(input: unknown, init?: unknown): Promise<unknown>;
   /** The host's answer (see GuestSettleFetch). */
   settle: GuestSettleFetch;
-  /** The invocation ended: its requests are forgotten (the host aborts them), as its timers are. */
-  dropAll(): void;
-  /** The current invocation's traceparent ('' when none). */
-  setTraceparent(traceparent: string): void;
+  /** Whose request `id` is, for attributing what its answer resumes. */
+  ownerOf(id: number): GuestCall | undefined;
+  /** The invocation ended: its requests are forgotten and aborted, as its timers are cleared. */
+  dropOwnedBy(owner: GuestCall): void;
 }
 
 export function createGuestFetch(
-  host: Pick<HostBindings, 'startFetch' | 'randomBytes'>,
+  host: Pick<HostBindings, 'startFetch' | 'abortFetch' | 'randomBytes'>,
   Request: RequestConstructor,
   Response: ResponseConstructor,
+  currentOwner: () => GuestCall | undefined = () => undefined,
 ): GuestFetch {
   const pending = new Map<number, PendingFetch>();
   let nextId = 1;
-  let traceparent = '';
   const parse = JSON.parse;
   const stringify = JSON.stringify;
 
   /** The outbound call is a child of the invocation's span: same trace, a span id of its own. */
-  function childTraceparent(): string {
+  function childTraceparent(traceparent: string): string {
     const bytes = new Uint8Array(host.randomBytes(8));
     let spanId = '';
     for (const byte of bytes) spanId += (byte < 16 ? '0' : '') + byte.toString(16);
@@ -59,16 +62,19 @@ export function createGuestFetch(
   }
 
   async function fetch(input: unknown, init?: unknown): Promise<unknown> {
+    // Taken before the first await: the caller's invocation, whatever runs by the time the body is read.
+    const owner = currentOwner();
+    const traceparent = owner?.traceparent ?? '';
     const request = new Request(input, init);
     if (traceparent !== '' && !request.headers.has('traceparent')) {
-      request.headers.set('traceparent', childTraceparent());
+      request.headers.set('traceparent', childTraceparent(traceparent));
     }
     const headers: Array<[string, string]> = [];
     for (const [name, value] of request.headers) headers.push([name, value]);
     const body = new Uint8Array(await request.arrayBuffer());
     const id = nextId++;
     return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      pending.set(id, { resolve, reject, owner });
       try {
         host.startFetch(
           id,
@@ -106,9 +112,13 @@ export function createGuestFetch(
   return {
     fetch,
     settle,
-    dropAll: () => pending.clear(),
-    setTraceparent: (value) => {
-      traceparent = value;
+    ownerOf: (id) => pending.get(id)?.owner,
+    dropOwnedBy: (owner) => {
+      for (const [id, waiting] of pending) {
+        if (waiting.owner !== owner) continue;
+        pending.delete(id);
+        host.abortFetch(id);
+      }
     },
   };
 }

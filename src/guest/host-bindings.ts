@@ -19,6 +19,8 @@ export interface HostBindings {
    * `settleFetch(id, ...)`. `headersJson` is JSON of [name, value] pairs, `bodyBase64` '' for no body.
    */
   startFetch(id: number, method: string, url: string, headersJson: string, bodyBase64: string): void;
+  /** Aborts outbound request `id` (its invocation ended); its `settleFetch` never comes. */
+  abortFetch(id: number): void;
   /** Hands an invocation's outcome to the host (see GuestCompletionStatus for the arguments). */
   complete(
     this: void,

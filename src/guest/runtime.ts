@@ -26,6 +26,7 @@ import {
 } from './handler.js';
 import { toErrorInfo } from './errors.js';
 import { createGuestFetch } from './fetch.js';
+import { GuestCalls, type GuestCall } from './guest-calls.js';
 
 const global = globalThis as unknown as Record<string, unknown>;
 const host = global['__strato_host'] as HostBindings;
@@ -34,9 +35,10 @@ delete global['__strato_host'];
 installWebApis(global, host);
 const web = captureWebGlobals(global);
 const utf8 = createUtf8(web);
-const timers = new GuestTimers(host);
+const calls = new GuestCalls();
+const timers = new GuestTimers(host, () => calls.active);
 timers.install(global);
-const capture = new ConsoleCapture(256 * 1024);
+const capture = new ConsoleCapture(256 * 1024, () => calls.active?.logs);
 const stringify = JSON.stringify;
 const parse = JSON.parse;
 const complete = host.complete;
@@ -49,13 +51,12 @@ const guestFetch = createGuestFetch(
   host,
   global['Request'] as Parameters<typeof createGuestFetch>[1],
   global['Response'] as Parameters<typeof createGuestFetch>[2],
+  () => calls.active,
 );
 define('fetch', (input: unknown, init?: unknown) => guestFetch.fetch(input, init));
 
 let config: GuestInitConfig | undefined;
 let handler: ResolvedHandler | undefined;
-/** Fails the running invocation; set while one runs. An exception thrown by a timer callback lands here. */
-let failCurrent: ((error: unknown) => void) | undefined;
 
 /** Runs the module wrapper the host defined as `__strato_load` and finds its handler. */
 function load(configJson: string): string {
@@ -85,7 +86,18 @@ function responseArguments(response: GuestResponse): [GuestResponseKind, string]
   return response.kind === 'json' ? ['json', response.json] : ['http', stringify(response.response)];
 }
 
-/** Starts one invocation; the outcome arrives through `host.complete`, possibly after timers fire. */
+/** The invocation is over for the isolate: its timers and fetches go, and, with the last one, all timers. */
+function release(call: GuestCall): void {
+  calls.end(call);
+  timers.clearOwnedBy(call);
+  guestFetch.dropOwnedBy(call);
+  if (calls.liveCount === 0) timers.clearAll();
+}
+
+/**
+ * Starts one invocation; the outcome arrives through `host.complete`, possibly after timers fire. Several
+ * may run at once (an instance with `instanceConcurrency` > 1): each has its own logs, timers and fetches.
+ */
 function invoke(
   invocationId: string,
   kind: GuestPayloadKind,
@@ -95,17 +107,17 @@ function invoke(
 ): void {
   const pending: Array<Promise<unknown>> = [];
   let responded = false;
-  let settled = false;
   const settle = (status: GuestCompletionStatus, responseKind: GuestResponseKind, body: string) => {
-    if (settled) return;
-    settled = true;
-    failCurrent = undefined;
-    timers.clearAll();
-    guestFetch.dropAll();
-    complete(invocationId, status, responseKind, body, capture.takeJson());
+    if (call.settled) return;
+    release(call);
+    complete(invocationId, status, responseKind, body, capture.takeJsonOf(call.logs));
   };
   const fail = (error: unknown) => settle('error', '', stringify(toErrorInfo(error)));
-  failCurrent = (error: unknown) => (responded ? settle('late', '', '') : fail(error));
+  // An exception thrown by one of its timer callbacks fails it, as an uncaught exception would.
+  const call = GuestCalls.newCall(invocationId, traceparent, config?.logLimitBytes ?? 256 * 1024, (error) =>
+    responded ? settle('late', '', '') : fail(error),
+  );
+  calls.begin(call);
   if (handler === undefined || config === undefined) {
     fail(new Error('instance not loaded'));
     return;
@@ -121,7 +133,6 @@ function invoke(
       deadline,
       traceparent,
     };
-    guestFetch.setTraceparent(traceparent);
   } catch (error) {
     fail(error);
     return;
@@ -134,26 +145,43 @@ function invoke(
   };
   runHandler(handler, invocation, environment)
     .then((response) => {
-      if (settled) return;
+      if (call.settled) return;
       const [responseKind, body] = responseArguments(response);
       if (pending.length === 0) {
         settle('ok', responseKind, body);
         return;
       }
       responded = true;
-      complete(invocationId, 'ok-pending', responseKind, body, capture.takeJson());
+      complete(invocationId, 'ok-pending', responseKind, body, capture.takeJsonOf(call.logs));
       void drain(pending).then(() => settle('late', '', ''));
     })
     .catch(fail);
 }
 
-/** Host timer callback. A throwing timer callback fails the invocation, as an uncaught exception would. */
+/** Host timer callback. A throwing timer callback fails its invocation, as an uncaught exception would. */
 function fireTimer(id: number): void {
+  const owner = timers.ownerOf(id);
+  calls.enter(owner);
   try {
     timers.fire(id);
   } catch (error) {
-    failCurrent?.(error);
+    if (owner !== undefined && !owner.settled) owner.fail(error);
   }
+}
+
+/** Host answer to a fetch: what it resumes works for the invocation that asked. */
+function settleFetch(...args: Parameters<typeof guestFetch.settle>): void {
+  calls.enter(guestFetch.ownerOf(args[0]));
+  guestFetch.settle(...args);
+}
+
+/**
+ * The host gave up on an invocation (its deadline passed while the isolate was free, on an instance that
+ * serves several): it is forgotten as if it had settled, and whatever it still does is reported nowhere.
+ */
+function abandon(invocationId: string): void {
+  const call = calls.get(invocationId);
+  if (call !== undefined) release(call);
 }
 
 /** Waits for `waitUntil` work, including work registered while waiting. */
@@ -164,4 +192,4 @@ async function drain(pending: Array<Promise<unknown>>): Promise<void> {
   }
 }
 
-define('__strato_runtime', { load, invoke, fireTimer, settleFetch: guestFetch.settle });
+define('__strato_runtime', { load, invoke, fireTimer, settleFetch, abandon });

@@ -1,3 +1,4 @@
+import type { GuestCall } from './guest-calls.js';
 import type { HostBindings } from './host-bindings.js';
 
 type TimerCallback = (...args: unknown[]) => void;
@@ -7,18 +8,24 @@ interface TimerEntry {
   args: unknown[];
   /** Set for setInterval: the period to re-arm with. */
   intervalMs: number | null;
+  /** The invocation that armed it (undefined: armed outside one, e.g. at module load). */
+  owner: GuestCall | undefined;
 }
 
 /**
  * setTimeout / setInterval for an isolate, which has no event loop of its own: the host arms a real
- * timer and calls `fire(id)` back when it expires. Timers belong to the instance; the runtime clears
- * every pending timer when an invocation settles, as if the sandbox were frozen between invocations.
+ * timer and calls `fire(id)` back when it expires. A timer belongs to the invocation that armed it and is
+ * cleared when that one settles; when no invocation is left, every timer is (as if the sandbox were frozen
+ * between invocations).
  */
 export class GuestTimers {
   private readonly entries = new Map<number, TimerEntry>();
   private nextId = 1;
 
-  constructor(private readonly host: Pick<HostBindings, 'setTimer' | 'clearTimer'>) {}
+  constructor(
+    private readonly host: Pick<HostBindings, 'setTimer' | 'clearTimer'>,
+    private readonly currentOwner: () => GuestCall | undefined = () => undefined,
+  ) {}
 
   get pending(): number {
     return this.entries.size;
@@ -41,6 +48,11 @@ export class GuestTimers {
     });
   }
 
+  /** Whose timer `id` is, for attributing what its callback does. */
+  ownerOf(id: number): GuestCall | undefined {
+    return this.entries.get(id)?.owner;
+  }
+
   /** Called by the host when timer `id` expires. */
   fire(id: number): void {
     const entry = this.entries.get(id);
@@ -48,6 +60,15 @@ export class GuestTimers {
     if (entry.intervalMs === null) this.entries.delete(id);
     else this.host.setTimer(id, entry.intervalMs);
     entry.callback(...entry.args);
+  }
+
+  /** Clears the timers this invocation armed. */
+  clearOwnedBy(owner: GuestCall): void {
+    for (const [id, entry] of this.entries) {
+      if (entry.owner !== owner) continue;
+      this.entries.delete(id);
+      this.host.clearTimer(id);
+    }
   }
 
   clearAll(): void {
@@ -59,7 +80,12 @@ export class GuestTimers {
     if (typeof callback !== 'function') throw new TypeError('The "callback" argument must be a function');
     const delayMs = Math.max(0, Math.min(2_147_483_647, Number(delay) || 0));
     const id = this.nextId++;
-    this.entries.set(id, { callback, args, intervalMs: repeat ? Math.max(1, delayMs) : null });
+    this.entries.set(id, {
+      callback,
+      args,
+      intervalMs: repeat ? Math.max(1, delayMs) : null,
+      owner: this.currentOwner(),
+    });
     this.host.setTimer(id, delayMs);
     return id;
   }

@@ -101,3 +101,79 @@ describe('Scheduler with a keep-alive policy', () => {
     await expect.poll(() => scheduler.list('fn').length, { timeout: 2000, interval: 10 }).toBe(0);
   });
 });
+
+describe('Scheduler with instanceConcurrency', () => {
+  const shared: InstanceSpec = {
+    ...spec,
+    functionName: 'shared',
+    config: { ...DEFAULT_FUNCTION_CONFIG, concurrency: 25, instanceConcurrency: 10 },
+  };
+  const options = { keepAliveMs: 60_000, maxQueueWaitMs: 50, maxQueuedPerFunction: 0 };
+
+  it('packs invocations into ceil(in-flight / slots) instances and counts memory per instance', async () => {
+    const sandbox = new InertSandbox();
+    const scheduler = new Scheduler(sandbox, options);
+    schedulers.push(scheduler);
+    const leases = await Promise.all(Array.from({ length: 25 }, () => scheduler.acquire(shared)));
+    expect(sandbox.started).toBe(3);
+    expect(leases.filter((lease) => lease.cold)).toHaveLength(3);
+    expect(
+      scheduler
+        .list('shared')
+        .map((i) => i.inFlight)
+        .sort((a, b) => a - b),
+    ).toEqual([5, 10, 10]);
+    expect(scheduler.capacity.memoryUsed).toBe(3 * 128);
+    expect(scheduler.busyCount()).toBe(25);
+    // concurrency counts invocations: the 26th is refused although an instance has free slots.
+    await expect(scheduler.acquire(shared)).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+    for (const lease of leases) lease.release();
+    expect(scheduler.list('shared').map((i) => i.state)).toEqual(['idle', 'idle', 'idle']);
+    expect(scheduler.capacity.memoryUsed).toBe(3 * 1.5);
+  });
+
+  it('reuses a busy instance with a free slot before an idle one, and idles only when the last slot frees', async () => {
+    const sandbox = new InertSandbox();
+    const scheduler = new Scheduler(sandbox, options);
+    schedulers.push(scheduler);
+    const [a, b] = await Promise.all([scheduler.acquire(shared), scheduler.acquire(shared)]);
+    expect(sandbox.started).toBe(1);
+    a.release();
+    expect(scheduler.list('shared').map((i) => [i.state, i.inFlight])).toEqual([['starting', 1]]);
+    b.release();
+    expect(scheduler.list('shared').map((i) => [i.state, i.inFlight])).toEqual([['idle', 0]]);
+    const c = await scheduler.acquire(shared);
+    const d = await scheduler.acquire(shared);
+    expect(c.cold || d.cold).toBe(false);
+    expect(sandbox.started).toBe(1);
+    expect(scheduler.list('shared').map((i) => [i.state, i.inFlight])).toEqual([['busy', 2]]);
+    c.release();
+    d.release();
+  });
+
+  it('gives a dead instance no new invocations', async () => {
+    const sandbox = new InertSandbox();
+    const scheduler = new Scheduler(sandbox, options);
+    schedulers.push(scheduler);
+    const first = await scheduler.acquire(shared);
+    (first.instance as InertInstance).dead = true;
+    const second = await scheduler.acquire(shared);
+    expect(second.instance).not.toBe(first.instance);
+    first.release();
+    second.release();
+    expect(scheduler.list('shared')).toHaveLength(1);
+  });
+
+  it('keeps one invocation per instance off the isolate tier', async () => {
+    const sandbox = new InertSandbox();
+    const scheduler = new Scheduler(sandbox, options);
+    schedulers.push(scheduler);
+    sandbox.startInstance = () => {
+      sandbox.started++;
+      return Object.assign(new InertInstance(`p${sandbox.started}`), { tier: 'process' as const });
+    };
+    const leases = await Promise.all(Array.from({ length: 3 }, () => scheduler.acquire(shared)));
+    expect(sandbox.started).toBe(3);
+    for (const lease of leases) lease.release();
+  });
+});

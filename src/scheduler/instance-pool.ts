@@ -33,13 +33,17 @@ export interface InstanceInfo {
   createdAt: number;
   lastUsedAt: number;
   invocations: number;
+  /** Invocations it is serving right now (0 when idle). */
+  inFlight: number;
+  /** Invocations it may serve at once (the version's `instanceConcurrency`, 1 off the isolate tier). */
+  instanceConcurrency: number;
   /** The instance's memory limit, in MB. */
   memoryMb: number;
   /** Kept warm by the function's `minInstances` (never reaped for idleness). */
   provisioned: boolean;
 }
 
-/** An instance lent to one invocation. Release it exactly once. */
+/** A slot of an instance lent to one invocation. Release it exactly once. */
 export interface Lease {
   instance: SandboxInstance;
   /** The instance was started for this invocation. */
@@ -54,6 +58,10 @@ interface PooledInstance {
   createdAt: number;
   lastUsedAt: number;
   invocations: number;
+  /** Invocations holding a slot of it; 'starting' and 'busy' while above 0, 'idle' at 0. */
+  inFlight: number;
+  /** Slots: how many invocations it may hold at once. */
+  slots: number;
   /** Memory this instance is counted for in the node's capacity right now. */
   countedMb: number;
   pinned: boolean;
@@ -70,6 +78,7 @@ interface Waiter {
 
 interface FunctionPool {
   name: string;
+  /** Invocations in flight (not instances): what `concurrency` and reservations count. */
   busy: number;
   instances: Set<PooledInstance>;
   /** Idle instances per version, most recently used last: the warmest is popped first. */
@@ -92,6 +101,15 @@ const versionKey = (spec: InstanceSpec) =>
  * bench/isolate-footprint.ts; rounded up); an idle process keeps whatever it allocated, so it is counted
  * at its limit.
  */
+/**
+ * Slots of an instance of this spec. Only isolates share an instance between requests; deploy refuses more
+ * than 1 elsewhere (control/instance-concurrency-check.ts), and this keeps a stored version that says so
+ * anyway from ever reaching a tier that would serve its requests one after another.
+ */
+function slotsOf(spec: InstanceSpec, tier: SandboxTier): number {
+  return tier === 'isolate' ? Math.max(1, spec.config.instanceConcurrency ?? 1) : 1;
+}
+
 function idleFootprintMb(tier: SandboxTier, limitMb: number): number {
   return tier === 'isolate' ? Math.min(1.5, limitMb) : limitMb;
 }
@@ -190,6 +208,8 @@ export class Scheduler {
           createdAt: pooled.createdAt,
           lastUsedAt: pooled.lastUsedAt,
           invocations: pooled.invocations,
+          inFlight: pooled.inFlight,
+          instanceConcurrency: pooled.slots,
           memoryMb: pooled.spec.config.memoryMb,
           provisioned: pooled.pinned,
         });
@@ -270,6 +290,9 @@ export class Scheduler {
   private tryAcquire(pool: FunctionPool, spec: InstanceSpec): Lease | undefined {
     const cap = this.capOf(spec);
     if (pool.busy >= cap || !this.capacity.canRun(spec.functionName)) return undefined;
+    // A busy instance with a free slot costs no memory and no start: it goes before an idle one.
+    const shared = this.withFreeSlot(pool, spec);
+    if (shared !== undefined) return this.lend(pool, shared, false);
     const idle = pool.idle.get(versionKey(spec));
     while (idle !== undefined && idle.length > 0) {
       const warm = idle.pop()!;
@@ -279,6 +302,17 @@ export class Scheduler {
     }
     const started = this.startInstance(pool, spec, cap);
     return started === undefined ? undefined : this.lend(pool, started, true);
+  }
+
+  /** A live busy (or starting) instance of this version that can take one more invocation. */
+  private withFreeSlot(pool: FunctionPool, spec: InstanceSpec): PooledInstance | undefined {
+    if ((spec.config.instanceConcurrency ?? 1) <= 1) return undefined;
+    const key = versionKey(spec);
+    for (const pooled of pool.instances) {
+      if (pooled.inFlight === 0 || pooled.inFlight >= pooled.slots || pooled.instance.dead) continue;
+      if (versionKey(pooled.spec) === key) return pooled;
+    }
+    return undefined;
   }
 
   /** Starts an instance if the function and the node have room, evicting idle instances to make it. */
@@ -296,13 +330,16 @@ export class Scheduler {
       this.remove(this.pools.get(victim.spec.functionName)!, victim);
     }
     const now = Date.now();
+    const instance = this.sandbox.startInstance(spec);
     const started: PooledInstance = {
-      instance: this.sandbox.startInstance(spec),
+      instance,
       spec,
       state: 'starting',
       createdAt: now,
       lastUsedAt: now,
       invocations: 0,
+      inFlight: 0,
+      slots: slotsOf(spec, instance.tier),
       countedMb: limitMb,
       pinned: false,
       unloadAt: Infinity,
@@ -328,10 +365,12 @@ export class Scheduler {
     pool.busy++;
     const reserved = this.capacity.reservationOf(pool.name) !== undefined;
     this.capacity.startRun(pool.name);
-    if (!cold) {
+    // The first slot taken makes an idle instance busy; later ones share it (memory counts instances).
+    if (!cold && pooled.inFlight === 0) {
       pooled.state = 'busy';
       this.recount(pooled, pooled.spec.config.memoryMb);
     }
+    pooled.inFlight++;
     pooled.invocations++;
     const lentAt = Date.now();
     this.keepAlive.recordInvocation(pool.name, lentAt);
@@ -345,12 +384,16 @@ export class Scheduler {
         if (released) return;
         released = true;
         pool.busy--;
+        pooled.inFlight--;
         this.capacity.endRun(pool.name, reserved);
         pooled.lastUsedAt = Date.now();
         pool.averageHoldMs = pool.averageHoldMs * 0.8 + (pooled.lastUsedAt - lentAt) * 0.2;
         this.keepAlive.recordCompletion(pool.name, pooled.lastUsedAt);
-        if (pooled.instance.dead) this.remove(pool, pooled);
-        else this.afterUse(pool, pooled);
+        // Idle (and keep-alive) starts when the last slot frees; a dead one goes once its siblings settled.
+        if (pooled.inFlight === 0) {
+          if (pooled.instance.dead) this.remove(pool, pooled);
+          else this.afterUse(pool, pooled);
+        }
         this.serveAllWaiters(pool);
         if (this.drainWaiters.length > 0 && this.busyCount() === 0) {
           for (const resolve of this.drainWaiters.splice(0)) resolve();

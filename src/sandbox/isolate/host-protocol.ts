@@ -1,4 +1,21 @@
-import type { GuestCompletionStatus, GuestPayloadKind, GuestResponseKind } from '../../guest/protocol.js';
+import type { FunctionErrorInfo } from '../../core/invocation.js';
+import type {
+  GuestCompletionStatus,
+  GuestPayloadKind,
+  GuestResponseKind,
+  HandlerKind,
+} from '../../guest/protocol.js';
+
+/** What a host needs to load a function's code into an isolate. */
+export interface LoadSpec {
+  codeSha256: string;
+  functionName: string;
+  version: number;
+  memoryMb: number;
+  timeoutMs: number;
+  env: Record<string, string>;
+  logLimitBytes: number;
+}
 
 /**
  * Messages between the gateway process and an isolate host process (Node IPC, JSON, batched per tick).
@@ -16,21 +33,18 @@ export type GatewayToHost =
       /** Private networks (CIDRs) the operator opened to functions' fetch; see EgressPolicy. */
       egressAllowedNetworks: string[];
     }
-  | {
+  | (LoadSpec & {
       t: 'start';
       instanceId: string;
-      codeSha256: string;
       /** Sent only when the host does not hold this code yet. */
       code: string | null;
-      functionName: string;
-      version: number;
-      memoryMb: number;
-      timeoutMs: number;
-      env: Record<string, string>;
       /** The function's egress host patterns; empty: its fetch rejects (egress denied). */
       egress: string[];
-      logLimitBytes: number;
-    }
+      /** Invocations the gateway may send it at once (1: one at a time). */
+      instanceConcurrency: number;
+    })
+  /** Loads the code in a throwaway isolate (no egress) and answers `inspected` with its handler kind. */
+  | (LoadSpec & { t: 'inspect'; inspectionId: string; code: string })
   | {
       t: 'invoke';
       instanceId: string;
@@ -72,4 +86,10 @@ export type HostToGateway =
   | { t: 'ready'; pid: number }
   | HostCompletion
   /** An instance ended outside an invocation (memory limit hit by a timer, say). */
-  | { t: 'instance-dead'; instanceId: string };
+  | { t: 'instance-dead'; instanceId: string }
+  | {
+      t: 'inspected';
+      inspectionId: string;
+      handlerKind: HandlerKind | null;
+      error: FunctionErrorInfo | null;
+    };

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
 import type {
+  HandlerInspection,
   HttpResponsePayload,
   InstanceSpec,
   InvokeOptions,
@@ -11,7 +12,7 @@ import type {
   Sandbox,
   SandboxInstance,
 } from '../../core/sandbox.js';
-import type { HostCompletion, HostToGateway } from './host-protocol.js';
+import type { HostCompletion, HostToGateway, LoadSpec } from './host-protocol.js';
 import type { CapturedLogs } from '../../guest/console-capture.js';
 import { IsolateHostProcess, type HostExit } from './isolate-host-process.js';
 import { bundleGuestRuntime } from './guest-runtime-bundle.js';
@@ -50,6 +51,11 @@ export class IsolateSandbox implements Sandbox {
   private readonly pending = new Map<string, PendingInvocation>();
   /** Per host: code hash → instances using it, so code is sent once and forgotten when unused. */
   private readonly codeUse: Array<Map<string, number>> = [];
+  /** Inspections waiting for their host's answer, by id, with the host they went to. */
+  private readonly inspections = new Map<
+    string,
+    { hostIndex: number; resolve: (inspection: HandlerInspection) => void }
+  >();
 
   private constructor(
     private readonly hosts: IsolateHostProcess[],
@@ -97,8 +103,32 @@ export class IsolateSandbox implements Sandbox {
     return instance;
   }
 
+  /**
+   * Loads the code once in a throwaway isolate on the function's host (its top level runs, as in a cold
+   * start, without egress) and reports the handler kind it exports.
+   */
+  async inspectHandler(spec: InstanceSpec): Promise<HandlerInspection> {
+    const hostIndex = isolateHostOf(spec.functionName, this.hosts.length);
+    const host = this.hosts[hostIndex]!;
+    await host.ready();
+    const code = await spec.loadCode();
+    const inspectionId = randomUUID();
+    return new Promise<HandlerInspection>((resolve) => {
+      this.inspections.set(inspectionId, { hostIndex, resolve });
+      host.send({
+        t: 'inspect',
+        inspectionId,
+        code,
+        ...this.loadSpecOf(spec),
+      });
+    });
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.hosts.map((host) => host.stop()));
+    for (const inspection of this.inspections.values())
+      inspection.resolve(unloadable('the sandbox was closed'));
+    this.inspections.clear();
     for (const pending of this.pending.values()) pending.resolve(crashResult('the sandbox was closed'));
     this.pending.clear();
   }
@@ -182,16 +212,23 @@ export class IsolateSandbox implements Sandbox {
     host.send({
       t: 'start',
       instanceId: instance.id,
-      codeSha256: spec.codeSha256,
       code,
+      egress: spec.config.egress ?? [],
+      instanceConcurrency: spec.config.instanceConcurrency ?? 1,
+      ...this.loadSpecOf(spec),
+    });
+  }
+
+  private loadSpecOf(spec: InstanceSpec): LoadSpec {
+    return {
+      codeSha256: spec.codeSha256,
       functionName: spec.functionName,
       version: spec.version,
       memoryMb: spec.config.memoryMb,
       timeoutMs: spec.config.timeoutMs,
       env: spec.config.env,
-      egress: spec.config.egress ?? [],
       logLimitBytes: this.options.logLimitBytes,
-    });
+    };
   }
 
   private onHostMessage(message: HostToGateway): void {
@@ -226,6 +263,24 @@ export class IsolateSandbox implements Sandbox {
       case 'instance-dead':
         this.instances.get(message.instanceId)?.markDead();
         return;
+      case 'inspected': {
+        const inspection = this.inspections.get(message.inspectionId);
+        if (inspection === undefined) return;
+        this.inspections.delete(message.inspectionId);
+        inspection.resolve(
+          message.handlerKind !== null
+            ? { kind: message.handlerKind }
+            : {
+                kind: 'unloadable',
+                error: message.error ?? {
+                  type: 'Error',
+                  message: 'the module did not load',
+                  stack: undefined,
+                },
+              },
+        );
+        return;
+      }
       default: {
         const unknownMessage: never = message;
         throw new Error(`unknown host message ${JSON.stringify(unknownMessage)}`);
@@ -240,6 +295,11 @@ export class IsolateSandbox implements Sandbox {
    */
   private onHostExit(hostIndex: number, exit: HostExit): void {
     this.codeUse[hostIndex]!.clear();
+    for (const [inspectionId, inspection] of this.inspections) {
+      if (inspection.hostIndex !== hostIndex) continue;
+      this.inspections.delete(inspectionId);
+      inspection.resolve(unloadable('the sandbox host exited while loading the module'));
+    }
     for (const instance of this.instances.values()) {
       if (instance.hostIndex === hostIndex) instance.markDead();
     }
@@ -373,6 +433,10 @@ function mergeLogs(first: CapturedLogs, second: CapturedLogs): CapturedLogs {
 
 function failureResult(outcome: 'out_of_memory' | 'crashed', error: FunctionErrorInfo): InvokeResult {
   return { outcome, error, logs: [], logBytes: 0, logTruncated: false, durationMs: 0, initDurationMs: 0 };
+}
+
+function unloadable(message: string): HandlerInspection {
+  return { kind: 'unloadable', error: { type: 'SandboxCrashed', message, stack: undefined } };
 }
 
 function crashResult(message: string): InvokeResult {

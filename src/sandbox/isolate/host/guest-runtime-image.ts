@@ -9,6 +9,7 @@ const BINDING_NAMES = [
   'parseUrl',
   'complete',
   'startFetch',
+  'abortFetch',
 ] as const;
 
 /**

@@ -4,7 +4,8 @@
  * the whole process on Node 20, and this way it takes down only a host, which the gateway restarts.
  */
 import { EgressPolicy } from './egress-policy.js';
-import type { GatewayToHost, HostToGateway } from '../host-protocol.js';
+import type { GuestInitConfig } from '../../../guest/protocol.js';
+import type { GatewayToHost, HostToGateway, LoadSpec } from '../host-protocol.js';
 import { CompiledCode, wrapFunctionCode } from './compiled-code.js';
 import { GuestRuntimeImage } from './guest-runtime-image.js';
 import { IsolateInstance } from './isolate-instance.js';
@@ -55,15 +56,10 @@ function handle(message: GatewayToHost): void {
           code,
           startsHeavy: heavyCodes.has(message.codeSha256),
           timeoutMs: message.timeoutMs,
+          instanceConcurrency: message.instanceConcurrency,
           egress:
             message.egress.length === 0 ? undefined : new EgressPolicy(message.egress, egressAllowedNetworks),
-          config: {
-            functionName: message.functionName,
-            version: message.version,
-            memoryMb: message.memoryMb,
-            env: message.env,
-            logLimitBytes: message.logLimitBytes,
-          },
+          config: guestConfigOf(message),
         },
         {
           onCompletion: (completion) => send(completion),
@@ -80,6 +76,38 @@ function handle(message: GatewayToHost): void {
       );
       instance.start();
       instances.set(instanceId, instance);
+      return;
+    }
+    case 'inspect': {
+      if (runtime === undefined || stemCells === undefined)
+        throw new Error('isolate host: inspect before configure');
+      // Code this host already holds is compiled; otherwise it is compiled once here and not kept.
+      const code =
+        codes.get(message.codeSha256) ??
+        new CompiledCode(wrapFunctionCode(message.code), 'function.js', false);
+      const ignored = () => undefined;
+      const probe = new IsolateInstance(
+        {
+          instanceId: message.inspectionId,
+          runtime,
+          stemCells,
+          code,
+          startsHeavy: true,
+          timeoutMs: message.timeoutMs,
+          egress: undefined,
+          config: guestConfigOf(message),
+        },
+        { onCompletion: ignored, onDead: ignored, onCpuHeavy: ignored },
+      );
+      probe.start();
+      const outcome = probe.loadOutcome;
+      probe.dispose();
+      send({
+        t: 'inspected',
+        inspectionId: message.inspectionId,
+        handlerKind: 'handlerKind' in outcome ? outcome.handlerKind : null,
+        error: 'error' in outcome ? outcome.error : null,
+      });
       return;
     }
     case 'invoke': {
@@ -118,6 +146,11 @@ function handle(message: GatewayToHost): void {
       throw new Error(`isolate host: unknown message ${JSON.stringify(unknownMessage)}`);
     }
   }
+}
+
+function guestConfigOf(spec: LoadSpec): GuestInitConfig {
+  const { functionName, version, memoryMb, env, logLimitBytes } = spec;
+  return { functionName, version, memoryMb, env, logLimitBytes };
 }
 
 process.on('message', (messages) => {

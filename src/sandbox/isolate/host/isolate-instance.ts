@@ -6,6 +6,7 @@ import type {
   GuestInitConfig,
   GuestInitResult,
   GuestResponseKind,
+  HandlerKind,
 } from '../../../guest/protocol.js';
 import type { GatewayToHost, HostCompletion, HostCompletionStatus } from '../host-protocol.js';
 import { cleanGuestStack, type CompiledCode } from './compiled-code.js';
@@ -36,7 +37,12 @@ export interface InstanceOptions {
   code: CompiledCode;
   config: GuestInitConfig;
   timeoutMs: number;
-  /** The guest's fetch may reach the network. */
+  /**
+   * Invocations the gateway may send before earlier ones settled (the version's `instanceConcurrency`).
+   * Above 1, an invocation whose deadline passes while the isolate is free ends alone; at 1 its timeout
+   * disposes the isolate, as it always did. @default 1
+   */
+  instanceConcurrency?: number;
   /** Where the guest's fetch may go; undefined: it rejects (egress denied). */
   egress: EgressPolicy | undefined;
   /** An earlier instance of this code proved CPU-heavy: call it asynchronously from the start. */
@@ -63,21 +69,38 @@ interface RunningInvocation {
 
 type HostVerdict = 'timeout' | 'out_of_memory' | 'crashed';
 
-/** One V8 isolate running one function version, inside an isolate host process. */
+/** What loading the module found: its handler kind, or why it failed. */
+export type LoadOutcome = { handlerKind: HandlerKind } | { error: FunctionErrorInfo };
+
+/**
+ * One V8 isolate running one function version, inside an isolate host process. It serves one invocation
+ * at a time, or several with `instanceConcurrency` > 1 (the gateway's scheduler never sends more).
+ */
 export class IsolateInstance implements CellOwner {
   private isolate: ivm.Isolate | undefined;
   private invokeRef: ivm.Reference<GuestInvoke> | undefined;
+  private abandonRef: ivm.Reference<(invocationId: string) => void> | undefined;
   private fireTimerRef: ivm.Reference<(id: number) => void> | undefined;
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  /**
+   * The invocation each call into the isolate works for, as the guest counts it (guest/guest-calls.ts): an
+   * invoke's own, or that of the call-in that armed the timer or started the fetch being answered. A call
+   * that must be cut (timeout, memory) is blamed on it; undefined: unknown (outside an invocation).
+   */
+  private callOwner: string | undefined;
+  private readonly timerOwners = new Map<number, string | undefined>();
+  private readonly fetchOwners = new Map<number, string | undefined>();
   /** Outbound requests in flight, aborted when their invocation ends (as timers are cleared). */
   private readonly fetches = new Map<number, AbortController>();
   private settleFetchRef: ivm.Reference<GuestSettleFetch> | undefined;
-  private running: RunningInvocation | undefined;
+  private readonly running = new Map<string, RunningInvocation>();
   private heavy = false;
   private dead = false;
-  private init:
-    | { durationMs: number; logsJson: string; error: FunctionErrorInfo | null; verdict: HostVerdict | null }
-    | undefined;
+  /** The module load's duration and logs, for the first invocation; taken by it. */
+  private init: { durationMs: number; logsJson: string } | undefined;
+  /** Why the module failed to load: every invocation sent to this instance fails with it. */
+  private initFailure: { error: FunctionErrorInfo; verdict: HostVerdict | null } | undefined;
+  private handlerKind: HandlerKind | undefined;
 
   constructor(
     private readonly options: InstanceOptions,
@@ -104,6 +127,7 @@ export class IsolateInstance implements CellOwner {
       this.invokeRef = cell.invokeRef;
       this.fireTimerRef = cell.fireTimerRef;
       this.settleFetchRef = cell.settleFetchRef;
+      this.abandonRef = cell.abandonRef;
       code.compile(cell.isolate).runSync(cell.context, { release: true, timeout: timeoutMs });
       // Synchronously, like invocations: an async call's first hop onto isolated-vm's thread pool cost
       // ~2.5 ms here against ~0.3 ms for the whole load. A module whose load burns CPU marks the
@@ -117,21 +141,30 @@ export class IsolateInstance implements CellOwner {
       cell.loadRef.release();
       const init = JSON.parse(initJson) as GuestInitResult;
       if (init.ok && code.wantsCache) this.scheduleCacheProduction();
-      this.init = {
-        durationMs: performance.now() - startedAt,
-        logsJson: init.logsJson,
-        error: init.ok ? null : { ...init.error, stack: cleanGuestStack(init.error.stack) },
-        verdict: null,
-      };
+      this.init = { durationMs: performance.now() - startedAt, logsJson: init.logsJson };
+      if (init.ok) this.handlerKind = init.handlerKind;
+      else
+        this.initFailure = {
+          error: { ...init.error, stack: cleanGuestStack(init.error.stack) },
+          verdict: null,
+        };
     } catch (error) {
       const verdict = this.classify(error);
-      this.init = {
-        durationMs: performance.now() - startedAt,
-        logsJson: '',
-        error: describeVerdict(verdict, error, timeoutMs),
-        verdict,
-      };
+      this.init = { durationMs: performance.now() - startedAt, logsJson: '' };
+      this.initFailure = { error: describeVerdict(verdict, error, timeoutMs), verdict };
     }
+  }
+
+  /** After `start()`: what the module exports, or why it did not load. */
+  get loadOutcome(): LoadOutcome {
+    if (this.handlerKind !== undefined) return { handlerKind: this.handlerKind };
+    return {
+      error: this.initFailure?.error ?? {
+        type: 'Error',
+        message: 'the module did not load',
+        stack: undefined,
+      },
+    };
   }
 
   /**
@@ -155,7 +188,7 @@ export class IsolateInstance implements CellOwner {
   private scheduleRuntimeCache(): void {
     setTimeout(() => {
       const isolate = this.isolate;
-      if (this.dead || this.heavy || this.running !== undefined || isolate === undefined) return;
+      if (this.dead || this.heavy || this.running.size > 0 || isolate === undefined) return;
       try {
         this.options.runtime.learnFrom(isolate);
       } catch {
@@ -173,15 +206,17 @@ export class IsolateInstance implements CellOwner {
       invocationId,
       startedAt: performance.now(),
       deadline,
-      deadlineTimer: setTimeout(() => this.kill(invocationId, 'timeout'), remainingMs),
+      deadlineTimer: setTimeout(() => this.expire(invocationId), remainingMs),
       initDurationMs: init?.durationMs ?? 0,
       initLogsJson: init?.logsJson ?? '',
       responded: false,
     };
-    this.running = running;
-    if (init?.error) {
+    this.running.set(invocationId, running);
+    const failure = this.initFailure;
+    if (failure !== undefined) {
+      // Every invocation sent before the failure was known gets it, not a crash of its own.
       this.dead = true;
-      this.finish(running, init.verdict ?? 'error', '', JSON.stringify(init.error), '', true);
+      this.finish(running, failure.verdict ?? 'error', '', JSON.stringify(failure.error), '', true);
       this.dispose();
       return;
     }
@@ -195,29 +230,73 @@ export class IsolateInstance implements CellOwner {
       );
       return;
     }
-    this.callIn(() => this.invokeRef!, [invocationId, kind, payload, deadline, traceparent], remainingMs);
+    this.callIn(
+      () => this.invokeRef!,
+      [invocationId, kind, payload, deadline, traceparent],
+      this.callTimeoutMs(),
+      invocationId,
+    );
+  }
+
+  /**
+   * How long one call into the isolate may run: until the earliest deadline of what is in flight. A call
+   * that runs past it holds the isolate (its siblings cannot progress), so it is cut there.
+   */
+  private callTimeoutMs(): number {
+    let earliest = Infinity;
+    for (const running of this.running.values()) earliest = Math.min(earliest, running.deadline);
+    return earliest === Infinity ? this.options.timeoutMs : Math.max(1, earliest - Date.now());
+  }
+
+  /**
+   * An invocation's deadline passed while the isolate was free (a host timer fired). Serving one at a time,
+   * the isolate goes with it (its state cannot be trusted, Lambda's rule). Shared, the guest forgets it (its
+   * timers and fetches go) and it alone ends as a timeout: its siblings keep their isolate.
+   */
+  private expire(invocationId: string): void {
+    const running = this.running.get(invocationId);
+    if (running === undefined) return;
+    if ((this.options.instanceConcurrency ?? 1) <= 1 || this.dead) {
+      this.kill('timeout');
+      return;
+    }
+    this.callIn(() => this.abandonRef!, [invocationId], this.callTimeoutMs(), undefined);
+    if (!this.running.has(invocationId)) return; // abandoning it failed the isolate: already reported
+    if (running.responded) {
+      this.finish(running, 'late', '', '', '');
+      return;
+    }
+    const error = describeVerdict('timeout', undefined, this.options.timeoutMs);
+    this.finish(running, 'timeout', '', JSON.stringify(error), '');
   }
 
   dispose(): void {
     this.dead = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.timerOwners.clear();
     this.abortFetches();
     if (this.isolate !== undefined && !this.isolate.isDisposed) this.isolate.dispose();
   }
 
-  /** Calls into the guest; synchronous unless the instance has proven CPU-heavy. */
+  /**
+   * Calls into the guest for `owner`; synchronous unless the instance has proven CPU-heavy. (An async call
+   * leaves `callOwner` set while other work runs, so the timers and fetches it starts are attributed only
+   * approximately; the blame for its failure is exact.)
+   */
   private callIn(
     ref: () => ivm.Reference<(...args: never[]) => void>,
     args: unknown[],
     timeoutMs: number,
+    owner: string | undefined,
   ): void {
     if (this.dead || this.isolate === undefined) return;
     const target = ref() as ivm.Reference<(...args: unknown[]) => void>;
+    this.callOwner = owner;
     if (this.heavy) {
       target
         .apply(undefined, args as never[], { timeout: timeoutMs })
-        .catch((error: unknown) => this.onCallFailure(error));
+        .catch((error: unknown) => this.onCallFailure(error, owner));
       return;
     }
     const isolate = this.isolate;
@@ -227,8 +306,10 @@ export class IsolateInstance implements CellOwner {
     } catch (error) {
       // A busy loop ends here, on its timeout: the next instance of this code must not run it inline.
       if (!isolate.isDisposed && isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.markHeavy();
-      this.onCallFailure(error);
+      this.onCallFailure(error, owner);
       return;
+    } finally {
+      this.callOwner = undefined;
     }
     if (isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.markHeavy();
   }
@@ -238,11 +319,10 @@ export class IsolateInstance implements CellOwner {
     this.heavy = true;
   }
 
-  private onCallFailure(error: unknown): void {
+  private onCallFailure(error: unknown, owner: string | undefined): void {
     const verdict = this.classify(error);
-    const running = this.running;
-    if (running !== undefined) {
-      this.kill(running.invocationId, verdict, error);
+    if (this.running.size > 0) {
+      this.kill(verdict, error, owner);
       return;
     }
     this.dispose();
@@ -257,22 +337,32 @@ export class IsolateInstance implements CellOwner {
     return 'crashed';
   }
 
-  /** Ends the running invocation by force: the isolate is disposed, its state cannot be trusted. */
-  private kill(invocationId: string, verdict: HostVerdict, cause?: unknown): void {
-    const running = this.running;
-    if (running === undefined || running.invocationId !== invocationId) return;
+  /**
+   * Ends what runs in the isolate by force: it is disposed, its state cannot be trusted. With several in
+   * flight, the verdict is the culprit's: the invocation whose call was cut (`culprit`), or when that is
+   * not known (a deadline timer, a call outside any invocation) every one whose deadline has passed. The
+   * others lost their isolate through no fault of theirs: they crashed. A memory limit is the isolate's,
+   * and the one whose call hit it is the culprit too.
+   */
+  private kill(verdict: HostVerdict, cause?: unknown, culprit?: string): void {
+    const victims = [...this.running.values()];
+    if (victims.length === 0) return;
     this.dispose();
-    if (running.responded) {
-      this.finish(running, 'late', '', '', '');
-      return;
+    const now = Date.now();
+    const known = culprit !== undefined && this.running.has(culprit);
+    for (const running of victims) {
+      if (running.responded) {
+        this.finish(running, 'late', '', '', '');
+        continue;
+      }
+      const guilty =
+        victims.length === 1 || (known ? running.invocationId === culprit : running.deadline <= now);
+      const own: HostVerdict = guilty ? verdict : 'crashed';
+      const reason = guilty
+        ? cause
+        : new Error('a concurrent invocation on the same instance ended it (the isolate was terminated)');
+      this.finish(running, own, '', JSON.stringify(describeVerdict(own, reason, this.options.timeoutMs)), '');
     }
-    this.finish(
-      running,
-      verdict,
-      '',
-      JSON.stringify(describeVerdict(verdict, cause, this.options.timeoutMs)),
-      '',
-    );
   }
 
   complete(
@@ -282,8 +372,8 @@ export class IsolateInstance implements CellOwner {
     body: string,
     logsJson: string,
   ): void {
-    const running = this.running;
-    if (running === undefined || running.invocationId !== invocationId) return;
+    const running = this.running.get(invocationId);
+    if (running === undefined) return;
     if (status === 'ok-pending') {
       running.responded = true;
       this.report(running, status, kind, body, logsJson, false);
@@ -300,12 +390,16 @@ export class IsolateInstance implements CellOwner {
     logsJson: string,
     initFailed = false,
   ): void {
-    this.running = undefined;
+    this.running.delete(running.invocationId);
     if (status === 'ok' && this.options.runtime.wantsServedCache) this.scheduleRuntimeCache();
     clearTimeout(running.deadlineTimer);
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
-    this.abortFetches();
+    // The guest clears an invocation's own timers and fetches; with the last one, nothing may go on.
+    if (this.running.size === 0) {
+      for (const timer of this.timers.values()) clearTimeout(timer);
+      this.timers.clear();
+      this.timerOwners.clear();
+      this.abortFetches();
+    }
     this.report(running, status, kind, body, logsJson, initFailed);
   }
 
@@ -341,20 +435,21 @@ export class IsolateInstance implements CellOwner {
     const timer = setTimeout(
       () => {
         this.timers.delete(id);
-        const running = this.running;
-        const timeoutMs =
-          running === undefined ? this.options.timeoutMs : Math.max(1, running.deadline - Date.now());
-        this.callIn(() => this.fireTimerRef!, [id], timeoutMs);
+        const owner = this.timerOwners.get(id);
+        this.timerOwners.delete(id);
+        this.callIn(() => this.fireTimerRef!, [id], this.callTimeoutMs(), owner);
       },
       Math.max(0, Math.min(Number(delayMs) || 0, 2_147_483_647)),
     );
     this.timers.set(id, timer);
+    this.timerOwners.set(id, this.callOwner);
   }
 
   startFetch(id: number, method: unknown, url: unknown, headersJson: unknown, bodyBase64: unknown): void {
     if (this.dead || typeof id !== 'number') return;
     const controller = new AbortController();
     this.fetches.set(id, controller);
+    this.fetchOwners.set(id, this.callOwner);
     const policy = this.options.egress;
     const answer: Promise<FetchAnswer> =
       policy !== undefined
@@ -368,19 +463,26 @@ export class IsolateInstance implements CellOwner {
       // Aborted: the invocation that asked ended, and its guest has forgotten the request.
       if (this.fetches.get(id) !== controller) return;
       this.fetches.delete(id);
-      const running = this.running;
-      const timeoutMs =
-        running === undefined ? this.options.timeoutMs : Math.max(1, running.deadline - Date.now());
+      const timeoutMs = this.callTimeoutMs();
       const args = settled.ok
         ? [id, settled.status, settled.statusText, settled.headersJson, settled.bodyBase64, '']
         : [id, 0, '', '', '', settled.error];
-      this.callIn(() => this.settleFetchRef!, args, timeoutMs);
+      const owner = this.fetchOwners.get(id);
+      this.fetchOwners.delete(id);
+      this.callIn(() => this.settleFetchRef!, args, timeoutMs, owner);
     });
+  }
+
+  abortFetch(id: number): void {
+    this.fetches.get(id)?.abort();
+    this.fetches.delete(id);
+    this.fetchOwners.delete(id);
   }
 
   private abortFetches(): void {
     for (const controller of this.fetches.values()) controller.abort();
     this.fetches.clear();
+    this.fetchOwners.clear();
   }
 
   clearTimer(id: number): void {
@@ -388,6 +490,7 @@ export class IsolateInstance implements CellOwner {
     if (timer === undefined) return;
     clearTimeout(timer);
     this.timers.delete(id);
+    this.timerOwners.delete(id);
   }
 }
 

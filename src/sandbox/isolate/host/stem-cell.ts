@@ -11,6 +11,7 @@ export interface CellOwner {
   setTimer(id: number, delayMs: number): void;
   clearTimer(id: number): void;
   startFetch(id: number, method: unknown, url: unknown, headersJson: unknown, bodyBase64: unknown): void;
+  abortFetch(id: number): void;
   complete(
     invocationId: string,
     status: GuestCompletionStatus,
@@ -42,6 +43,7 @@ export interface StemCell {
   invokeRef: ivm.Reference<GuestInvoke>;
   fireTimerRef: ivm.Reference<(id: number) => void>;
   settleFetchRef: ivm.Reference<GuestSettleFetch>;
+  abandonRef: ivm.Reference<(invocationId: string) => void>;
   /** Set when the cell is handed to an instance; callbacks before that are ignored. */
   owner: CellOwner | undefined;
 }
@@ -70,6 +72,7 @@ export function createStemCell(runtime: GuestRuntimeImage, memoryMb: number): St
         (id: number, method: unknown, url: unknown, headersJson: unknown, bodyBase64: unknown) =>
           cell.owner?.startFetch(id, method, url, headersJson, bodyBase64),
       ),
+      new ivm.Callback((id: number) => cell.owner?.abortFetch(id)),
     ]);
     const runtimeRef = context.global.getSync('__strato_runtime', { reference: true }) as ivm.Reference<
       Record<string, unknown>
@@ -80,6 +83,7 @@ export function createStemCell(runtime: GuestRuntimeImage, memoryMb: number): St
     cell.settleFetchRef = runtimeRef.getSync('settleFetch', {
       reference: true,
     }) as StemCell['settleFetchRef'];
+    cell.abandonRef = runtimeRef.getSync('abandon', { reference: true }) as StemCell['abandonRef'];
     runtimeRef.release();
     context.global.deleteSync('__strato_runtime');
     return cell;
