@@ -18,10 +18,17 @@ export function registerKeyCommands(program: Command): void {
       )
       .option('--description <text>', 'what the key is for', '')
       .option('--rate <per-second>', 'requests per second this key may make (token bucket)', Number)
-      .option('--burst <requests>', 'the bucket size: requests at once after a quiet spell', Number),
+      .option('--burst <requests>', 'the bucket size: requests at once after a quiet spell', Number)
+      .option('--namespace <namespace>', "another tenant's namespace (platform admins only)"),
   ).action(
     async (
-      options: CommonOptions & { scope: ApiKeyScope[]; description: string; rate?: number; burst?: number },
+      options: CommonOptions & {
+        scope: ApiKeyScope[];
+        description: string;
+        rate?: number;
+        burst?: number;
+        namespace?: string;
+      },
     ) => {
       try {
         const created = await clientFor(options).createKey({
@@ -45,20 +52,24 @@ export function registerKeyCommands(program: Command): void {
     },
   );
 
-  withCommon(keys.command('list').alias('ls').description('list keys (never their tokens)')).action(
-    async (options: CommonOptions) => {
-      try {
-        const { keys: list } = await clientFor(options).listKeys();
-        if (options.json) return printJson(list);
-        printTable(
-          list.map((key) => ({ ...key, scopes: key.scopes.join(','), revokedAt: key.revokedAt ?? '' })),
-          ['id', 'scopes', 'description', 'createdAt', 'revokedAt'],
-        );
-      } catch (error) {
-        fail(error);
-      }
-    },
-  );
+  withCommon(
+    keys
+      .command('list')
+      .alias('ls')
+      .description('list keys (never their tokens)')
+      .option('--namespace <namespace>', "another tenant's namespace (platform admins only)"),
+  ).action(async (options: CommonOptions & { namespace?: string }) => {
+    try {
+      const { keys: list } = await clientFor(options).listKeys(options.namespace);
+      if (options.json) return printJson(list);
+      printTable(
+        list.map((key) => ({ ...key, scopes: key.scopes.join(','), revokedAt: key.revokedAt ?? '' })),
+        ['id', 'namespace', 'scopes', 'description', 'createdAt', 'revokedAt'],
+      );
+    } catch (error) {
+      fail(error);
+    }
+  });
 
   withCommon(keys.command('revoke <id>').description('revoke a key: it stops working at once')).action(
     async (id: string, options: CommonOptions) => {

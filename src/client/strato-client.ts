@@ -276,13 +276,16 @@ export class StratoClient {
     description?: string;
     /** Requests per second this key may make (token bucket). @default no limit */
     rateLimit?: { rate: number; burst?: number; initialBurst?: number };
+    /** Another namespace (only an admin of the default namespace may name one). @default the caller's */
+    namespace?: string;
   }): Promise<{ key: ApiKeyRecord; token: string }> {
     return this.json('POST', '/v1/keys', input);
   }
 
   /** The namespace's keys, revoked ones included; never their tokens. */
-  listKeys(): Promise<{ keys: ApiKeyRecord[] }> {
-    return this.json('GET', '/v1/keys');
+  listKeys(namespace?: string): Promise<{ keys: ApiKeyRecord[] }> {
+    const query = namespace === undefined ? '' : `?namespace=${encodeURIComponent(namespace)}`;
+    return this.json('GET', `/v1/keys${query}`);
   }
 
   async revokeKey(id: string): Promise<void> {

@@ -165,8 +165,9 @@ export class FunctionService {
     return { function: fn, latest };
   }
 
-  list(limit: number, cursor: string | undefined): Promise<Page<FunctionRecord>> {
-    return this.store.listFunctions({ limit, cursor });
+  /** The functions of one namespace. */
+  list(namespace: string, limit: number, cursor: string | undefined): Promise<Page<FunctionRecord>> {
+    return this.store.listFunctions({ limit, cursor, namespace });
   }
 
   async listVersions(name: string, limit: number, cursor: string | undefined): Promise<Page<VersionRecord>> {

@@ -96,7 +96,12 @@ export interface Store {
     input: PublishVersionInput,
   ): Promise<{ fn: FunctionRecord; version: VersionRecord; created: boolean }>;
   getFunction(name: string): Promise<FunctionRecord | undefined>;
-  listFunctions(options: { limit: number; cursor?: string | undefined }): Promise<Page<FunctionRecord>>;
+  /** With `namespace`, only that namespace's functions (src/core/namespace.ts). */
+  listFunctions(options: {
+    limit: number;
+    cursor?: string | undefined;
+    namespace?: string | undefined;
+  }): Promise<Page<FunctionRecord>>;
   /**
    * Deletes the function, its versions, aliases, triggers, secrets, invocation records, logs and usage
    * rollup. Returns false if it did not exist.

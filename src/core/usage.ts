@@ -24,4 +24,6 @@ export interface UsageQuery {
   /** ISO time, exclusive: hours starting before it. */
   until: string;
   functionName?: string | undefined;
+  /** Only functions of this namespace (src/core/namespace.ts). */
+  namespace?: string | undefined;
 }

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createInvokeGateway, type InvokeAccess } from './invoke-gateway.js';
 import { registerAuthentication } from './authentication.js';
+import { registerLocalNames } from './local-names.js';
 import { registerKeyRoutes } from './routes/key-routes.js';
 import { createLambdaGateway } from './lambda-gateway.js';
 import type { LambdaApi } from '../lambda/lambda-api.js';
@@ -116,6 +117,7 @@ export function buildApp(deps: HttpDependencies): FastifyInstance {
 
   registerJsonBodyParser(app);
   registerAuthentication(app, deps.access.gate);
+  registerLocalNames(app);
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendError(

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ApiKeyScope, Principal } from '../core/api-key.js';
+import { DEFAULT_NAMESPACE, type ApiKeyScope, type Principal } from '../core/api-key.js';
+import { StratoError } from '../core/strato-error.js';
 import type { Gatekeeper } from './gatekeeper.js';
 
 declare module 'fastify' {
@@ -22,7 +23,14 @@ export function registerAuthentication(app: FastifyInstance, gate: Gatekeeper): 
   app.decorateRequest('principal', undefined);
   app.addHook('onRequest', async (request) => {
     if (!needsKey(request)) return;
-    request.principal = await gate.admit(request.headers.authorization, scopeOf(request));
+    const principal = await gate.admit(request.headers.authorization, scopeOf(request));
+    if (platformOnly(request) && principal.namespace !== DEFAULT_NAMESPACE) {
+      throw new StratoError(
+        'FORBIDDEN',
+        "node metrics and the node's image cache belong to the platform: they need a key of the default namespace",
+      );
+    }
+    request.principal = principal;
   });
 }
 
@@ -35,6 +43,12 @@ export function principalOf(request: FastifyRequest): Principal {
 function needsKey(request: FastifyRequest): boolean {
   const url = request.url;
   return url.startsWith('/v1/') || url === '/v1' || url === '/metrics' || url.startsWith('/metrics?');
+}
+
+/** What the node shares between namespaces: its metrics and its image cache. */
+function platformOnly(request: FastifyRequest): boolean {
+  const url = request.url;
+  return url === '/metrics' || url.startsWith('/metrics?') || url.startsWith('/v1/images/');
 }
 
 function scopeOf(request: FastifyRequest): ApiKeyScope {

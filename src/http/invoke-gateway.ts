@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { HttpRequestPayload, InvokePayload } from '../core/sandbox.js';
 import type { HttpTriggerAuth } from '../core/function.js';
 import { StratoError } from '../core/strato-error.js';
+import { checkNamespace, ownedBy, qualifiedName } from '../core/namespace.js';
 import type { Gatekeeper } from './gatekeeper.js';
 import { parseTraceparent } from '../core/trace-context.js';
 import type { AsyncInvocations } from '../invoke/async-invocations.js';
@@ -38,26 +39,41 @@ export function createInvokeGateway(
   logger: Logger,
   access: InvokeAccess,
 ) {
-  /** Before the body is read: an unauthenticated caller never gets to make us buffer one. */
-  const admit = async (request: IncomingMessage, route: Route): Promise<void> => {
-    const needsKey =
-      route.kind === 'invoke' ||
-      (await access.triggerAuth(checkFunctionName(route.functionName), route.qualifier)) === 'key';
-    if (!needsKey) return;
-    await access.gate.admit(request.headers.authorization, 'invoke');
+  /**
+   * Before the body is read (an unauthenticated caller never gets to make us buffer one): who may call,
+   * and which function, as Strato names it. The invoke API names a function of the key's namespace; an
+   * HTTP trigger names its function fully (`/fn/<name>` in the default namespace, `/fn/<ns>.<name>` in
+   * another), and one that needs a key takes only a key of that namespace.
+   */
+  const admit = async (request: IncomingMessage, route: Route): Promise<string> => {
+    if (route.kind === 'invoke') {
+      const principal = await access.gate.admit(request.headers.authorization, 'invoke');
+      return qualifiedName(principal.namespace, checkFunctionName(route.functionName));
+    }
+    const functionName = checkTriggerTarget(route.functionName);
+    if ((await access.triggerAuth(functionName, route.qualifier)) === 'key') {
+      const principal = await access.gate.admit(request.headers.authorization, 'invoke');
+      if (!ownedBy(principal.namespace, functionName)) {
+        throw new StratoError(
+          'FORBIDDEN',
+          `this key's namespace does not own function '${route.functionName}'`,
+        );
+      }
+    }
+    return functionName;
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse, route: Route): Promise<void> => {
     const requestId = nextRequestId();
     let reply: ReplyParts;
     try {
-      await admit(request, route);
+      const functionName = await admit(request, route);
       const body = await readBody(request, maxPayloadBytes);
       // Invalid or absent: a new trace starts; a bad header never fails the request.
       const traceParent = parseTraceparent(request.headers.traceparent, request.headers.tracestate);
       if (route.kind === 'invoke' && wantsAsync(request)) {
         const accepted = await asyncInvocations.enqueue({
-          functionName: checkFunctionName(route.functionName),
+          functionName,
           qualifier: route.qualifier,
           eventJson: eventJson(body),
           idempotencyKey: singleHeader(request, 'idempotency-key'),
@@ -73,7 +89,7 @@ export function createInvokeGateway(
           ? { kind: 'event', eventJson: eventJson(body) }
           : { kind: 'http', request: httpPayload(request, route, body) };
       const invocation = await invoker.invoke({
-        functionName: checkFunctionName(route.functionName),
+        functionName,
         qualifier: route.qualifier,
         payload,
         trigger: route.kind === 'invoke' ? 'invoke' : 'http',
@@ -134,6 +150,13 @@ function matchRoute(request: IncomingMessage): Route | undefined {
     };
   }
   return undefined;
+}
+
+/** `/fn/<name>` or `/fn/<namespace>.<name>`: INVALID_NAME unless it is one of those. */
+function checkTriggerTarget(target: string): string {
+  const dot = target.indexOf('.');
+  if (dot === -1) return checkFunctionName(target);
+  return qualifiedName(checkNamespace(target.slice(0, dot)), checkFunctionName(target.slice(dot + 1)));
 }
 
 /** RFC 7240: `Prefer: respond-async` asks for a 202 and the result later. */

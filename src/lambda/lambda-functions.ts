@@ -3,6 +3,7 @@ import { parseWith } from '../config/parse-with.js';
 import type { VersionRecord } from '../core/function.js';
 import { StratoError } from '../core/strato-error.js';
 import { functionConfiguration, type FunctionConfiguration } from './function-configuration.js';
+import { DEFAULT_NAMESPACE } from '../core/api-key.js';
 import {
   functionTarget,
   pageSize,
@@ -91,7 +92,12 @@ export class LambdaFunctionOperations {
 
   async listFunctions(context: OperationContext): Promise<OperationReply> {
     const query = parseWith(listQuerySchema, Object.fromEntries(context.query), 'ListFunctions query');
-    const page = await this.deps.functions.list(pageSize(query.MaxItems), query.Marker);
+    const page = await this.deps.functions.list(
+      // The Lambda API's SigV4 credentials are the platform's own: it sees the default namespace.
+      DEFAULT_NAMESPACE,
+      pageSize(query.MaxItems),
+      query.Marker,
+    );
     const latest = await Promise.all(
       page.items.map((fn) => this.deps.functions.getVersion(fn.name, fn.latestVersion)),
     );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FUNCTION_NAME_PATTERN } from '../core/function.js';
+import { QUALIFIED_FUNCTION_NAME_PATTERN } from '../core/namespace.js';
 import type { QueueAttempt, QueueErrorInfo, QueueMessage } from '../core/invocation-queue.js';
 import { StratoError } from '../core/strato-error.js';
 
@@ -10,7 +10,7 @@ import { StratoError } from '../core/strato-error.js';
 
 export const queueMessageSchema = z.strictObject({
   // The name becomes a NATS subject token and a KV key: the platform's name rule keeps both safe.
-  functionName: z.string().regex(FUNCTION_NAME_PATTERN),
+  functionName: z.string().regex(QUALIFIED_FUNCTION_NAME_PATTERN),
   qualifier: z.string().min(1),
   event: z.string(),
   enqueuedAt: z.number().int().nonnegative(),

@@ -1,4 +1,5 @@
 import { Migrator } from 'kysely';
+import { whereInNamespace } from './namespace-filter.js';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { MAX_STATS_RECORDS, StratoError, bucketInvocations } from '../core/index.js';
 import type {
@@ -215,11 +216,13 @@ export class KyselyStore implements Store {
   async listFunctions(options: {
     limit: number;
     cursor?: string | undefined;
+    namespace?: string | undefined;
   }): Promise<Page<FunctionRecord>> {
     const limit = checkLimit(options.limit);
     let query = this.#db
       .selectFrom('functions')
       .selectAll()
+      .$if(options.namespace !== undefined, (qb) => whereInNamespace(qb, options.namespace!))
       .orderBy('name', 'asc')
       .limit(limit + 1);
     if (options.cursor !== undefined) {

@@ -1,4 +1,5 @@
 import { CompiledQuery, sql } from 'kysely';
+import { whereInNamespace } from './namespace-filter.js';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { HourlyUsage, UsageQuery } from '../core/index.js';
 import type { StoreDialect } from './migrations.js';
@@ -14,6 +15,7 @@ export async function listHourlyUsage(db: Kysely<Database>, query: UsageQuery): 
     .where('hour_start', '>=', query.since)
     .where('hour_start', '<', query.until)
     .$if(query.functionName !== undefined, (qb) => qb.where('function_name', '=', query.functionName!))
+    .$if(query.namespace !== undefined, (qb) => whereInNamespace(qb, query.namespace!, 'function_name'))
     .orderBy('hour_start', 'asc')
     .orderBy('function_name', 'asc')
     .execute();

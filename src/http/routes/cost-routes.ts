@@ -6,6 +6,8 @@ import { parseWith } from '../../config/parse-with.js';
 import { buildCostReport, costWindow, type CostReport } from '../../cost/cost-report.js';
 import { DEFAULT_PRICES } from '../../cost/prices.js';
 import { timeParam } from '../query.js';
+import { principalOf } from '../authentication.js';
+import { inCallerNamespace } from '../function-name.js';
 
 /** A year and a day of hourly buckets: what one report reads from the rollup at most. */
 const MAX_WINDOW_MS = 366 * 24 * 3_600_000;
@@ -42,7 +44,9 @@ export function registerCostRoutes(app: FastifyInstance, store: Store): void {
     const usage = await store.listHourlyUsage({
       since: new Date(window.since).toISOString(),
       until: new Date(window.until).toISOString(),
-      functionName: query.function,
+      // The caller's namespace only; `function` names one of its functions.
+      namespace: principalOf(request).namespace,
+      functionName: query.function === undefined ? undefined : inCallerNamespace(request, query.function),
     });
     return buildCostReport(usage, window, {
       gbSecond: query.priceGbSecond,

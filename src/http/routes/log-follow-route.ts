@@ -3,7 +3,10 @@ import type { Store } from '../../core/store.js';
 import type { InvocationRecord, LogLine } from '../../core/invocation.js';
 import { StratoError } from '../../core/strato-error.js';
 import type { InvocationRecorder } from '../../observe/invocation-recorder.js';
-import { checkFunctionName } from '../function-name.js';
+import { functionNameOf } from '../function-name.js';
+import { namespacePrefix } from '../../core/namespace.js';
+import { principalOf } from '../authentication.js';
+import { withLocalNames } from '../local-names.js';
 
 /** Comment lines keep proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
@@ -20,7 +23,8 @@ export function registerLogFollowRoute(
   recorder: InvocationRecorder,
 ): void {
   app.get('/v1/functions/:name/logs/follow', async (request, reply) => {
-    const name = checkFunctionName((request.params as { name?: unknown }).name);
+    const name = functionNameOf(request);
+    const prefix = namespacePrefix(principalOf(request).namespace);
     if ((await store.getFunction(name)) === undefined) {
       throw new StratoError('FUNCTION_NOT_FOUND', `function '${name}' does not exist`);
     }
@@ -41,7 +45,7 @@ export function registerLogFollowRoute(
           dropped++;
           continue;
         }
-        congested = !out.write(`event: log\ndata: ${JSON.stringify(line)}\n\n`);
+        congested = !out.write(`event: log\ndata: ${JSON.stringify(withLocalNames(line, prefix))}\n\n`);
       }
     };
     const onDrain = () => {

@@ -4,8 +4,10 @@ import type { Store } from '../../core/store.js';
 import type { AsyncInvocations } from '../../invoke/async-invocations.js';
 import { StratoError } from '../../core/strato-error.js';
 import { parseWith } from '../../config/parse-with.js';
-import { checkFunctionName } from '../function-name.js';
+import { functionNameOf } from '../function-name.js';
 import { pageQuerySchema, timeParam } from '../query.js';
+import { ownedBy } from '../../core/namespace.js';
+import { principalOf } from '../authentication.js';
 
 const invocationQuerySchema = pageQuerySchema.extend({
   outcome: z.enum(['success', 'error', 'timeout', 'out_of_memory', 'crashed']).optional(),
@@ -29,7 +31,7 @@ export function registerRecordRoutes(
   asyncInvocations: AsyncInvocations,
 ): void {
   app.get('/v1/functions/:name/invocations', async (request) => {
-    const name = checkFunctionName((request.params as { name?: unknown }).name);
+    const name = functionNameOf(request);
     const query = parseWith(invocationQuerySchema, request.query, 'query');
     await requireFunction(store, name);
     const page = await store.listInvocations({
@@ -46,11 +48,16 @@ export function registerRecordRoutes(
 
   app.get('/v1/invocations/:id', async (request) => {
     const { id } = parseWith(z.strictObject({ id: z.string().max(64) }), request.params, 'path');
+    const namespace = principalOf(request).namespace;
     const invocation = await store.getInvocation(id);
     if (invocation === undefined) {
       // An async invocation's id names its queue record (status, attempts, result), not one run.
-      return { async: await asyncInvocations.get(id) };
+      const queued = await asyncInvocations.get(id);
+      if (!ownedBy(namespace, queued.message.functionName)) throw invocationNotFound(id);
+      return { async: queued };
     }
+    // Another namespace's invocation does not exist for this caller.
+    if (!ownedBy(namespace, invocation.functionName)) throw invocationNotFound(id);
     const logs = await store.listLogs({
       functionName: invocation.functionName,
       invocationId: id,
@@ -60,7 +67,7 @@ export function registerRecordRoutes(
   });
 
   app.get('/v1/functions/:name/logs', async (request) => {
-    const name = checkFunctionName((request.params as { name?: unknown }).name);
+    const name = functionNameOf(request);
     const query = parseWith(logQuerySchema, request.query, 'query');
     await requireFunction(store, name);
     const logs = await store.listLogs({
@@ -73,6 +80,10 @@ export function registerRecordRoutes(
     });
     return { logs };
   });
+}
+
+function invocationNotFound(id: string): StratoError {
+  return new StratoError('INVOCATION_NOT_FOUND', `async invocation '${id}' does not exist`);
 }
 
 export async function requireFunction(store: Store, name: string): Promise<void> {

@@ -1,8 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseWith } from '../../config/parse-with.js';
 import type { SecretService } from '../../secrets/secret-service.js';
-import { checkFunctionName } from '../function-name.js';
+import { functionNameOf } from '../function-name.js';
 
 const putSecretBodySchema = z.strictObject({ value: z.string() });
 
@@ -13,26 +13,26 @@ const putSecretBodySchema = z.strictObject({ value: z.string() });
  */
 export function registerSecretRoutes(app: FastifyInstance, secrets: SecretService): void {
   app.get('/v1/functions/:name/secrets', async (request) => {
-    const name = checkFunctionName((request.params as { name?: unknown }).name);
+    const name = functionNameOf(request);
     return { secrets: await secrets.list(name) };
   });
 
   app.put('/v1/functions/:name/secrets/:secret', async (request, reply) => {
-    const { name, secret } = paramsOf(request.params);
+    const { name, secret } = paramsOf(request);
     const { value } = parseWith(putSecretBodySchema, request.body, 'secret');
     const result = await secrets.set(name, secret, value);
     return reply.code(result.created ? 201 : 200).send(result.secret);
   });
 
   app.delete('/v1/functions/:name/secrets/:secret', async (request, reply) => {
-    const { name, secret } = paramsOf(request.params);
+    const { name, secret } = paramsOf(request);
     await secrets.delete(name, secret);
     return reply.code(204).send();
   });
 }
 
-function paramsOf(params: unknown): { name: string; secret: string } {
-  const { name, secret } = params as { name?: unknown; secret?: unknown };
+function paramsOf(request: FastifyRequest): { name: string; secret: string } {
+  const { secret } = request.params as { secret?: unknown };
   // The service checks the secret name (INVALID_NAME) along with its other rules.
-  return { name: checkFunctionName(name), secret: typeof secret === 'string' ? secret : '' };
+  return { name: functionNameOf(request), secret: typeof secret === 'string' ? secret : '' };
 }

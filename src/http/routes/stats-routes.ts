@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Store } from '../../core/store.js';
 import { durationMs } from '../../config/duration.js';
 import { parseWith } from '../../config/parse-with.js';
-import { checkFunctionName } from '../function-name.js';
+import { functionNameOf } from '../function-name.js';
 import { timeParam } from '../query.js';
 import { requireFunction } from './records-routes.js';
 
@@ -43,7 +43,7 @@ const statsQuerySchema = z
 /** Per-function time series for the console's charts, computed from the invocation records. */
 export function registerStatsRoutes(app: FastifyInstance, store: Store): void {
   app.get('/v1/functions/:name/stats', async (request) => {
-    const name = checkFunctionName((request.params as { name?: unknown }).name);
+    const name = functionNameOf(request);
     const { since, until, bucket } = parseWith(statsQuerySchema, request.query, 'query');
     await requireFunction(store, name);
     const stats = await store.invocationStats({ functionName: name, since, until, bucketMs: bucket });

@@ -1,8 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ownedBy } from '../../core/namespace.js';
+import { principalOf } from '../authentication.js';
 import { parseWith } from '../../config/parse-with.js';
 import { createTriggerBodySchema, triggerIdSchema } from '../../triggers/trigger-schemas.js';
 import { triggerNotFound, type TriggerService } from '../../triggers/trigger-service.js';
-import { checkFunctionName } from '../function-name.js';
+import { functionNameOf } from '../function-name.js';
 
 /**
  * The control-plane API for triggers (cron schedules that invoke a function through the async queue).
@@ -10,22 +12,33 @@ import { checkFunctionName } from '../function-name.js';
  */
 export function registerTriggerRoutes(app: FastifyInstance, triggers: TriggerService): void {
   app.post('/v1/functions/:name/triggers', async (request, reply) => {
-    const name = checkFunctionName((request.params as { name?: unknown }).name);
+    const name = functionNameOf(request);
     const body = parseWith(createTriggerBodySchema, request.body, 'trigger');
     return reply.code(201).send(await triggers.create(name, body));
   });
 
   app.get('/v1/functions/:name/triggers', async (request) => {
-    const name = checkFunctionName((request.params as { name?: unknown }).name);
+    const name = functionNameOf(request);
     return { triggers: await triggers.list(name) };
   });
 
-  app.get('/v1/triggers/:id', async (request) => triggers.get(triggerIdOf(request.params)));
+  app.get('/v1/triggers/:id', async (request) => ownTrigger(request, triggers));
 
   app.delete('/v1/triggers/:id', async (request, reply) => {
-    await triggers.delete(triggerIdOf(request.params));
+    await triggers.delete((await ownTrigger(request, triggers)).trigger.id);
     return reply.code(204).send();
   });
+}
+
+/** The trigger a `:id` names, when its function is in the caller's namespace; not found otherwise. */
+async function ownTrigger(
+  request: FastifyRequest,
+  triggers: TriggerService,
+): Promise<Awaited<ReturnType<TriggerService['get']>>> {
+  const id = triggerIdOf(request.params);
+  const found = await triggers.get(id);
+  if (!ownedBy(principalOf(request).namespace, found.trigger.functionName)) throw triggerNotFound(id);
+  return found;
 }
 
 /** An id that cannot be one is simply not found, as an unknown one is. */

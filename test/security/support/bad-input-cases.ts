@@ -691,9 +691,30 @@ export const badInputCases: BadInputCase[] = [
   {
     name: 'trigger an invalid name',
     method: 'GET',
-    path: '/fn/bad.name/',
+    path: '/fn/bad!name/',
     expectedStatus: 400,
     expectedCode: 'INVALID_NAME',
+  },
+  {
+    name: 'trigger with an invalid namespace (upper case)',
+    method: 'GET',
+    path: '/fn/Team.fn/',
+    expectedStatus: 400,
+    expectedCode: 'INVALID_NAME',
+  },
+  {
+    name: 'trigger with two dots (a namespace holds none)',
+    method: 'GET',
+    path: '/fn/a.b.c/',
+    expectedStatus: 400,
+    expectedCode: 'INVALID_NAME',
+  },
+  {
+    name: 'trigger of another namespace that has no such function',
+    method: 'GET',
+    path: '/fn/elsewhere.{fn}/',
+    expectedStatus: 404,
+    expectedCode: 'FUNCTION_NOT_FOUND',
   },
   {
     name: 'trigger a missing function',
@@ -1025,6 +1046,15 @@ export const badInputCases: BadInputCase[] = [
     body: '{"scopes":["root"]}',
     expectedStatus: 400,
     expectedCode: 'VALIDATION_FAILED',
+  },
+  {
+    name: 'key in a namespace that cannot be one',
+    method: 'POST',
+    path: '/v1/keys',
+    headers: json,
+    body: '{"scopes":["read"],"namespace":"Bad_NS"}',
+    expectedStatus: 400,
+    expectedCode: 'INVALID_NAME',
   },
   {
     name: 'key with no scopes',
