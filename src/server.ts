@@ -143,7 +143,15 @@ export async function startServer(
   const tracer =
     config.otlpEndpoint === undefined
       ? idOnlyTracer
-      : createOtlpTracer({ url: config.otlpEndpoint, protocol: config.otlpProtocol });
+      : createOtlpTracer({
+          url: config.otlpEndpoint,
+          protocol: config.otlpProtocol,
+          sampleRatio: config.otlpSampleRatio,
+          onDropped: (reason, spans, detail) => {
+            metrics.traceSpansDropped(reason, spans);
+            logger.warn({ reason, spans, detail }, 'invocation spans dropped, not exported');
+          },
+        });
   const invoker = new Invoker({
     metrics,
     tracer,
