@@ -25,7 +25,7 @@ import { LogFloodBound } from './observe/log-flood-bound.js';
 import { LogRetention } from './observe/log-retention.js';
 import { PlatformMetrics } from './observe/metrics.js';
 import { idOnlyTracer } from './observe/invocation-tracer.js';
-import { createOtlpTracer } from './observe/otel-tracer.js';
+import { createOtlpTracer } from './observe/otlp-tracer.js';
 import { createLogger } from './observe/logger.js';
 import { checkZip, extractZip } from './build/zip-archive.js';
 import { IsolateSandbox } from './sandbox/isolate/isolate-sandbox.js';

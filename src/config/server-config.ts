@@ -176,8 +176,8 @@ export const serverConfigSchema = z
       .optional(),
     /**
      * How spans are encoded for `otlpEndpoint`: `http/json`, or `http/protobuf` (OTLP's own default, for
-     * collectors that only take it). JSON is the default here: measured, protobuf encoding (protobufjs)
-     * cost about twice the CPU per span (docs/benchmarks.md).
+     * collectors that only take it). Both are encoded by hand off the invoke path and cost about the same
+     * (docs/benchmarks.md); JSON stays the default, as it was.
      */
     otlpProtocol: z.enum(['http/protobuf', 'http/json']).default('http/json'),
     /**
