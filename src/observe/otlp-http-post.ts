@@ -33,9 +33,11 @@ export class OtlpHttpPoster {
   }
 
   async post(body: string | Uint8Array, contentType: string, deadline: number): Promise<OtlpPostResult> {
+    // Converted once: retries resend the same bytes, and the length needs them anyway.
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     let backoffMs = INITIAL_BACKOFF_MS;
     for (let retries = 0; ; retries++) {
-      const attempt = await this.attempt(body, contentType, deadline - Date.now());
+      const attempt = await this.attempt(bytes, contentType, deadline - Date.now());
       if (attempt.kind === 'sent') return attempt;
       if (attempt.kind === 'failed' || retries === MAX_RETRIES)
         return { kind: 'failed', reason: attempt.reason };
@@ -52,7 +54,7 @@ export class OtlpHttpPoster {
     this.agent.destroy();
   }
 
-  private attempt(body: string | Uint8Array, contentType: string, timeoutMs: number): Promise<Attempt> {
+  private attempt(body: Uint8Array, contentType: string, timeoutMs: number): Promise<Attempt> {
     if (timeoutMs <= 0) return Promise.resolve({ kind: 'failed', reason: 'export deadline passed' });
     return new Promise((resolve) => {
       const request = this.send(
@@ -62,7 +64,7 @@ export class OtlpHttpPoster {
           agent: this.agent,
           headers: {
             'content-type': contentType,
-            'content-length': Buffer.byteLength(body),
+            'content-length': body.length,
             'user-agent': 'strato',
           },
         },
