@@ -166,7 +166,7 @@ describe('OpenTelemetry export', () => {
     for (const server of [ratioOne, ratioZero])
       await deploySource(server.client, name, 'export default async () => 1;');
     const call = (server: TestServer, flags?: string) =>
-      fetch(`${server.url}/v1/functions/${name}/invoke`, {
+      server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
         method: 'POST',
         headers: flags === undefined ? {} : { traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-${flags}` },
         body: '{}',
@@ -200,13 +200,16 @@ describe('OpenTelemetry export', () => {
     cleanups.push(() => server.stop());
     const name = uniqueName('otlp-down');
     await deploySource(server.client, name, 'export default async () => 1;');
-    const invoked = await fetch(`${server.url}/v1/functions/${name}/invoke`, { method: 'POST', body: '{}' });
+    const invoked = await server.authedFetch(`${server.url}/v1/functions/${name}/invoke`, {
+      method: 'POST',
+      body: '{}',
+    });
     expect(invoked.status).toBe(200);
     // The batch goes on the export timer (1 s); a 400 is final (not retried), so its span is dropped.
     await expect
       .poll(
         async () =>
-          (await (await fetch(`${server.url}/metrics`)).text()).match(
+          (await (await server.authedFetch(`${server.url}/metrics`)).text()).match(
             /^strato_trace_spans_dropped_total\{reason="export_failed"\} (\d+)$/m,
           )?.[1],
         {
