@@ -25,7 +25,7 @@ import { LogFloodBound } from './observe/log-flood-bound.js';
 import { LogRetention } from './observe/log-retention.js';
 import { PlatformMetrics } from './observe/metrics.js';
 import { idOnlyTracer } from './observe/invocation-tracer.js';
-import { createOtlpTracer } from './observe/otel-tracer.js';
+import { createOtlpTracer } from './observe/otlp-tracer.js';
 import { createLogger } from './observe/logger.js';
 import { checkZip, extractZip } from './build/zip-archive.js';
 import { IsolateSandbox } from './sandbox/isolate/isolate-sandbox.js';
@@ -143,7 +143,15 @@ export async function startServer(
   const tracer =
     config.otlpEndpoint === undefined
       ? idOnlyTracer
-      : createOtlpTracer({ url: config.otlpEndpoint, protocol: config.otlpProtocol });
+      : createOtlpTracer({
+          url: config.otlpEndpoint,
+          protocol: config.otlpProtocol,
+          sampleRatio: config.otlpSampleRatio,
+          onDropped: (reason, spans, detail) => {
+            metrics.traceSpansDropped(reason, spans);
+            logger.warn({ reason, spans, detail }, 'invocation spans dropped, not exported');
+          },
+        });
   const invoker = new Invoker({
     metrics,
     tracer,

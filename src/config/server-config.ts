@@ -176,10 +176,16 @@ export const serverConfigSchema = z
       .optional(),
     /**
      * How spans are encoded for `otlpEndpoint`: `http/json`, or `http/protobuf` (OTLP's own default, for
-     * collectors that only take it). JSON is the default here: measured, protobuf encoding (protobufjs)
-     * cost about twice the CPU per span (docs/benchmarks.md).
+     * collectors that only take it). Both are encoded by hand off the invoke path and cost about the same
+     * (docs/benchmarks.md); JSON stays the default, as it was.
      */
     otlpProtocol: z.enum(['http/protobuf', 'http/json']).default('http/json'),
+    /**
+     * The share of new traces whose spans are exported to `otlpEndpoint` (0 to 1, by trace id). A caller's
+     * traceparent decides for its own trace: sampled is exported, not sampled is not (parent-based).
+     * @default 1
+     */
+    otlpSampleRatio: z.coerce.number().min(0).max(1).default(1),
   })
   // node:http refuses a headers timeout longer than the whole-request timeout.
   .refine((config) => config.headersTimeout <= config.requestTimeout, {
@@ -212,6 +218,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_CONSOLE_DIR: 'consoleDir',
   STRATO_OTLP_ENDPOINT: 'otlpEndpoint',
   STRATO_OTLP_PROTOCOL: 'otlpProtocol',
+  STRATO_OTLP_SAMPLE_RATIO: 'otlpSampleRatio',
   STRATO_EGRESS_ALLOWED_NETWORKS: 'egressAllowedNetworks',
 };
 

@@ -105,6 +105,13 @@ export class PlatformMetrics implements InvocationMetrics, LogMetrics {
     registers: [this.registry],
   });
 
+  private readonly spansDropped = new Counter({
+    name: 'strato_trace_spans_dropped_total',
+    help: 'Invocation spans not exported to otlpEndpoint: export queue full, or the collector failed a batch.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(sources: ScrapeSources) {
     registerScrapeGauges(this.registry, sources);
     registerProcessMetrics(this.registry);
@@ -135,6 +142,10 @@ export class PlatformMetrics implements InvocationMetrics, LogMetrics {
 
   logLinesExpired(reason: LogExpiryReason, lines: number): void {
     this.logExpired.inc({ reason }, lines);
+  }
+
+  traceSpansDropped(reason: 'queue_full' | 'export_failed', spans: number): void {
+    this.spansDropped.inc({ reason }, spans);
   }
 
   /** The exposition text and its content type, for `GET /metrics`. */
