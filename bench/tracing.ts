@@ -1,8 +1,9 @@
 /**
- * Tracing on the invoke hot path: warm req/s of one function on a server with tracing export off (no
- * `otlpEndpoint`, no traceparent sent) against a server with it on (`otlpEndpoint` at a local OTLP sink,
- * a traceparent on every request), in the same run, alternating so drift hits both alike. Metrics are on in
- * both (they always are). Runs alone in under a minute from sources:
+ * Metrics and tracing on the invoke hot path: warm req/s of one function on three servers in the same
+ * run, alternating so drift hits all alike: `bare` (metrics off, `STRATO_METRICS=false`, no tracing export:
+ * the hot path as it was before issue 7), `off` (metrics on, tracing export off, no traceparent sent) and
+ * `on` (metrics on, `otlpEndpoint` at a local OTLP sink, a traceparent on every request). Issue 7's target:
+ * `on` within 5% of `bare`. Runs alone in under a minute from sources:
  *   node --import tsx bench/tracing.ts        (BENCH_SECONDS per run, default 3; BENCH_ROUNDS, default 6)
  * On a shared machine throughput drifts by tens of percent within seconds, so the ratio reported is the
  * median of the per-round ratios of back-to-back runs (the order flips every round).
@@ -100,10 +101,14 @@ async function startStrato(dataDir: string, env: Record<string, string>) {
 }
 
 export interface TracingComparison {
+  bare: Measured[];
   off: Measured[];
   on: Measured[];
   /** Median over rounds of on/off req/s of back-to-back runs. */
   medianRatio: number;
+  /** Median over rounds of on/bare req/s: metrics and tracing together against neither. */
+  medianRatioBare: number;
+  cpuBare: number;
   cpuOff: number;
   cpuOn: number;
   spans: number;
@@ -118,6 +123,7 @@ export const mean = (list: Measured[], pick: (r: Measured) => number) =>
 export async function compareTracing(seconds = SECONDS, rounds = ROUNDS): Promise<TracingComparison> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strato-bench-tracing-'));
   const sink = await startSink();
+  const bare = await startStrato(path.join(dataDir, 'bare'), { STRATO_METRICS: 'false' });
   const off = await startStrato(path.join(dataDir, 'off'), {});
   const on = await startStrato(path.join(dataDir, 'on'), { STRATO_OTLP_ENDPOINT: sink.url });
   const body = '{"name":"bench"}';
@@ -139,32 +145,38 @@ export async function compareTracing(seconds = SECONDS, rounds = ROUNDS): Promis
     const requests = result.requestsPerSecond * seconds;
     return { ...result, cpuUsPerRequest: ((treeCpuSeconds(server.child.pid!) - cpuBefore) * 1e6) / requests };
   };
-  const results: { off: Measured[]; on: Measured[] } = { off: [], on: [] };
+  const results: { bare: Measured[]; off: Measured[]; on: Measured[] } = { bare: [], off: [], on: [] };
+  const sides = [
+    { key: 'bare', server: bare, traced: false },
+    { key: 'off', server: off, traced: false },
+    { key: 'on', server: on, traced: true },
+  ] as const;
   try {
-    await run(off, false, 2);
-    await run(on, true, 2);
+    for (const side of sides) await run(side.server, side.traced, 2);
     for (let round = 0; round < rounds; round++) {
-      if (round % 2 === 0) {
-        results.off.push(await run(off, false, seconds));
-        results.on.push(await run(on, true, seconds));
-      } else {
-        results.on.push(await run(on, true, seconds));
-        results.off.push(await run(off, false, seconds));
+      // Each round starts with the next side, so no side always runs first or last.
+      for (let i = 0; i < sides.length; i++) {
+        const side = sides[(round + i) % sides.length]!;
+        results[side.key].push(await run(side.server, side.traced, seconds));
       }
     }
     // Give the last batch its export delay, so the span count covers the runs.
     await new Promise((resolve) => setTimeout(resolve, 1500));
   } finally {
+    await stopChild(bare.child);
     await stopChild(off.child);
     await stopChild(on.child);
     await sink.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const ratios = results.on.map((r, i) => r.requestsPerSecond / results.off[i]!.requestsPerSecond);
-  const medianRatio = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
+  const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
   return {
     ...results,
-    medianRatio,
+    medianRatio: median(results.on.map((r, i) => r.requestsPerSecond / results.off[i]!.requestsPerSecond)),
+    medianRatioBare: median(
+      results.on.map((r, i) => r.requestsPerSecond / results.bare[i]!.requestsPerSecond),
+    ),
+    cpuBare: mean(results.bare, (r) => r.cpuUsPerRequest),
     cpuOff: mean(results.off, (r) => r.cpuUsPerRequest),
     cpuOn: mean(results.on, (r) => r.cpuUsPerRequest),
     spans: sink.spans(),
@@ -172,9 +184,13 @@ export async function compareTracing(seconds = SECONDS, rounds = ROUNDS): Promis
 }
 
 async function main(): Promise<void> {
-  const { off, on, medianRatio, cpuOff, cpuOn, spans } = await compareTracing();
-  const results = { off, on };
-  const errors = [...results.off, ...results.on].reduce((sum, r) => sum + r.errors + r.non2xx, 0);
+  const { bare, off, on, medianRatio, medianRatioBare, cpuBare, cpuOff, cpuOn, spans } =
+    await compareTracing();
+  const results = { bare, off, on };
+  const errors = [...results.bare, ...results.off, ...results.on].reduce(
+    (sum, r) => sum + r.errors + r.non2xx,
+    0,
+  );
   console.log(
     `\nnode ${process.version}, ${os.cpus().length} cores, ${ROUNDS} x ${SECONDS}s per side, ${CONNECTIONS} conn, load generator: ${loadGenerator}\n`,
   );
@@ -184,14 +200,19 @@ async function main(): Promise<void> {
     console.log(
       `| ${what} | ${mean(list, (r) => r.requestsPerSecond).toFixed(0)} | ${mean(list, (r) => r.p50Ms).toFixed(2)} | ${mean(list, (r) => r.p99Ms).toFixed(2)} | ${mean(list, (r) => r.cpuUsPerRequest).toFixed(0)} | ${note} |`,
     );
-  line('warm invoke, tracing off', results.off, 'baseline; no traceparent sent');
+  line('warm invoke, metrics off, tracing off', results.bare, 'baseline: the hot path before issue 7');
+  line(
+    'warm invoke, metrics on, tracing off',
+    results.off,
+    `CPU/req ${(cpuOff / cpuBare).toFixed(3)}x bare; no traceparent sent`,
+  );
   line(
     'warm invoke, tracing on (OTLP export + traceparent)',
     results.on,
-    `req/s median ratio ${medianRatio.toFixed(3)}x off; CPU/req ${(cpuOn / cpuOff).toFixed(3)}x off (throughput ${(cpuOff / cpuOn).toFixed(3)}x at equal CPU); ${spans} spans exported`,
+    `req/s median ratio ${medianRatio.toFixed(3)}x off, ${medianRatioBare.toFixed(3)}x bare (target >= 0.95); CPU/req ${(cpuOn / cpuOff).toFixed(3)}x off, ${(cpuOn / cpuBare).toFixed(3)}x bare; ${spans} spans exported`,
   );
   console.log(
-    `\nper round (off/on req/s): ${results.off.map((r, i) => `${r.requestsPerSecond.toFixed(0)}/${results.on[i]!.requestsPerSecond.toFixed(0)}`).join(', ')}`,
+    `\nper round (bare/off/on req/s): ${results.off.map((r, i) => `${results.bare[i]!.requestsPerSecond.toFixed(0)}/${r.requestsPerSecond.toFixed(0)}/${results.on[i]!.requestsPerSecond.toFixed(0)}`).join(', ')}`,
   );
   if (errors > 0) console.log(`errors or non-2xx: ${errors}`);
 }

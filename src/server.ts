@@ -117,12 +117,14 @@ export async function startServer(
     provisioner.refresh(name);
   });
   // Gauges read the scheduler and the queue at scrape time; `queue` is opened below, before any scrape.
-  const metrics = new PlatformMetrics({
-    instances: () => scheduler.list(),
-    memoryUsedMb: () => scheduler.capacity.memoryUsed,
-    memoryBudgetMb: () => scheduler.capacity.memoryBudgetMb,
-    queueDepth: () => queue.depth(),
-  });
+  const metrics = config.metrics
+    ? new PlatformMetrics({
+        instances: () => scheduler.list(),
+        memoryUsedMb: () => scheduler.capacity.memoryUsed,
+        memoryBudgetMb: () => scheduler.capacity.memoryBudgetMb,
+        queueDepth: () => queue.depth(),
+      })
+    : undefined;
   const recorder = new InvocationRecorder(store, logger, {
     floodBound: new LogFloodBound({
       bytesPerWindow: config.logBytesPerFunctionPerMinute,
@@ -148,12 +150,12 @@ export async function startServer(
           protocol: config.otlpProtocol,
           sampleRatio: config.otlpSampleRatio,
           onDropped: (reason, spans, detail) => {
-            metrics.traceSpansDropped(reason, spans);
+            metrics?.traceSpansDropped(reason, spans);
             logger.warn({ reason, spans, detail }, 'invocation spans dropped, not exported');
           },
         });
   const invoker = new Invoker({
-    metrics,
+    ...(metrics === undefined ? {} : { metrics }),
     tracer,
     store,
     scheduler,
@@ -251,7 +253,7 @@ export async function startServer(
     logger,
     maxPayloadBytes: config.maxPayload,
     maxBundleBytes: config.maxBundle,
-    metrics,
+    ...(metrics === undefined ? {} : { metrics }),
     recorder,
     images: { service: images, maxArchiveBytes: config.maxImageArchive },
     secrets,

@@ -223,3 +223,19 @@ describe('PlatformMetrics', () => {
     expect(firstSamples.some((s) => s.name === 'strato_async_queue_depth')).toBe(false);
   });
 });
+
+describe('metrics: false', () => {
+  it('serves no /metrics route and still invokes', async () => {
+    const bare = await startTestServer({ metrics: false });
+    try {
+      const name = uniqueName('bare');
+      await bare.client.deploy(name, { code: 'module.exports = async () => ({ ok: true });' });
+      expect((await bare.client.invoke(name, '{}')).status).toBe(200);
+      const scrape = await bare.authedFetch(`${bare.url}/metrics`);
+      expect(scrape.status).toBe(404);
+      expect(((await scrape.json()) as { error: { code: string } }).error.code).toBe('ROUTE_NOT_FOUND');
+    } finally {
+      await bare.stop();
+    }
+  });
+});

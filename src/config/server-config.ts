@@ -181,6 +181,13 @@ export const serverConfigSchema = z
      */
     otlpProtocol: z.enum(['http/protobuf', 'http/json']).default('http/json'),
     /**
+     * Prometheus metrics (`GET /metrics`) and the counting on the invoke path behind them. Off: no metrics
+     * route, nothing counted (a node nobody scrapes; the tracing bench's baseline).
+     */
+    metrics: z
+      .preprocess((value) => (value === 'false' ? false : value === 'true' ? true : value), z.boolean())
+      .default(true),
+    /**
      * The share of new traces whose spans are exported to `otlpEndpoint` (0 to 1, by trace id). A caller's
      * traceparent decides for its own trace: sampled is exported, not sampled is not (parent-based).
      * @default 1
@@ -218,6 +225,7 @@ const ENV_KEYS: Record<string, keyof ServerConfigInput> = {
   STRATO_CONSOLE_DIR: 'consoleDir',
   STRATO_OTLP_ENDPOINT: 'otlpEndpoint',
   STRATO_OTLP_PROTOCOL: 'otlpProtocol',
+  STRATO_METRICS: 'metrics',
   STRATO_OTLP_SAMPLE_RATIO: 'otlpSampleRatio',
   STRATO_EGRESS_ALLOWED_NETWORKS: 'egressAllowedNetworks',
 };
