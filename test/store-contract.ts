@@ -790,7 +790,8 @@ export function runStoreContract(
         expect(await store.listApiKeys({ namespace: uniqueName('ns-none') })).toEqual([]);
         await expect(store.createApiKey({ ...key, id: `${key.id}x`, tokenSha256: hash })).rejects.toThrow();
         const revokedAt = new Date(BASE_TS + 5).toISOString();
-        expect(await store.revokeApiKey(key.id, revokedAt)).toBe(true);
+        expect(await store.revokeApiKey(key.id, revokedAt, uniqueName('ns-other'))).toBe(false);
+        expect(await store.revokeApiKey(key.id, revokedAt, namespace)).toBe(true);
         expect(await store.revokeApiKey(key.id, revokedAt)).toBe(false);
         expect(await store.revokeApiKey('key_missing', revokedAt)).toBe(false);
         expect((await store.findApiKey(hash))?.revokedAt).toBe(revokedAt);

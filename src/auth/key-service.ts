@@ -91,9 +91,7 @@ export class KeyService {
 
   /** KEY_NOT_FOUND when there is no such valid key in the namespace. */
   async revoke(id: string, namespace: string | undefined): Promise<void> {
-    const keys = await this.store.listApiKeys({ namespace });
-    const key = keys.find((candidate) => candidate.id === id && candidate.revokedAt === null);
-    if (key === undefined || !(await this.store.revokeApiKey(id, new Date(this.now()).toISOString()))) {
+    if (!(await this.store.revokeApiKey(id, new Date(this.now()).toISOString(), namespace))) {
       throw new StratoError('KEY_NOT_FOUND', `there is no valid key '${id}'`);
     }
     for (const [hash, entry] of this.cache) if (entry.principal?.keyId === id) this.cache.delete(hash);

@@ -198,7 +198,8 @@ export interface Store {
   /** Keys of a namespace (or all), oldest first, revoked ones included. */
   listApiKeys(filter: { namespace?: string | undefined }): Promise<ApiKeyRecord[]>;
   /** Marks a key revoked; false if there is no such key or it already was. */
-  revokeApiKey(id: string, now: string): Promise<boolean>;
+  /** With `namespace`, only a key of that namespace. False when there is no such valid key. */
+  revokeApiKey(id: string, now: string, namespace?: string): Promise<boolean>;
   /** How many keys exist, revoked ones included (first start: none). */
   countApiKeys(): Promise<number>;
 }

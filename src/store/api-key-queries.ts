@@ -46,12 +46,18 @@ export async function listApiKeys(
   return rows.map(toRecord);
 }
 
-export async function revokeApiKey(db: Kysely<Database>, id: string, now: string): Promise<boolean> {
+export async function revokeApiKey(
+  db: Kysely<Database>,
+  id: string,
+  now: string,
+  namespace?: string,
+): Promise<boolean> {
   const updated = await db
     .updateTable('api_keys')
     .set({ revoked_at: now })
     .where('id', '=', id)
     .where('revoked_at', 'is', null)
+    .$if(namespace !== undefined, (qb) => qb.where('namespace', '=', namespace!))
     .executeTakeFirst();
   return updated.numUpdatedRows > 0n;
 }

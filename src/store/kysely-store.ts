@@ -356,8 +356,8 @@ export class KyselyStore implements Store {
     return apiKeyQueries.listApiKeys(this.#db, filter);
   }
 
-  revokeApiKey(id: string, now: string): Promise<boolean> {
-    return apiKeyQueries.revokeApiKey(this.#db, id, now);
+  revokeApiKey(id: string, now: string, namespace?: string): Promise<boolean> {
+    return apiKeyQueries.revokeApiKey(this.#db, id, now, namespace);
   }
 
   countApiKeys(): Promise<number> {
