@@ -41,7 +41,7 @@ export interface FunctionConfig {
   /**
    * Hosts the function's outbound `fetch` may reach (`api.example.com`, `*.example.com`, optionally with
    * `:port`); absent or empty: egress is denied. Private, loopback and link-local addresses stay blocked
-   * whatever the pattern (src/sandbox/isolate/host/egress-policy.ts).
+   * whatever the pattern (src/sandbox/egress/egress-policy.ts; every tier).
    */
   egress?: string[];
   /**
