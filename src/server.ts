@@ -334,6 +334,7 @@ async function startProcessTier(
       extractZip,
       nodeRuntimes: config.nodeRuntimes,
       poolSize: config.processPoolSize,
+      egressAllowedNetworks: config.egressAllowedNetworks,
       // The host's root is visible read-only in this tier: the store, the queue and the image cache are not.
       hidePaths: [config.dataDir, imageCacheDirOf(config), masterKeyFileOf(config)],
     });

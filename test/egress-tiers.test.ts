@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectConfinement } from '../src/sandbox/process/index.js';
+import { invokeJson, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
+import { deployShell, type ShellTier } from './security/support/tier-deploy.js';
+
+// Egress of the process and container tiers: real confined processes and real crun/runc containers whose only
+// way out is their instance's egress proxy (src/sandbox/egress/egress-proxy.ts), forwarded into their network
+// namespace on 127.0.0.1:9002. The target is a real HTTP server on the host's loopback, which the policy
+// blocks unless the operator opens it: `opened` lists 127.0.0.1/32 in egressAllowedNetworks, `locked` does not.
+//
+// The handler (sh, the same busybox on both tiers) is driven by the event: `env` prints the proxy variables,
+// `wget` fetches http://<target>/via-wget with busybox wget (which honours http_proxy; its -T segfaults in Debian 12's 1.35), `connect` speaks
+// CONNECT to the proxy with nc and sends a GET through the tunnel, `direct` connects to <target> with nc.
+const HANDLER = String.raw`ev=$(cat "$1")
+field() { printf %s "$ev" | sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+mode=$(field mode)
+target=$(field target)
+bb=/usr/bin/busybox
+case "$mode" in
+  env) out=$(env | grep -i '_proxy=' | sort) ;;
+  wget) out=$($bb wget -q -O - "http://$target/via-wget" 2>&1) ;;
+  connect) out=$( { printf 'CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n' "$target" "$target"; sleep 0.5; printf 'GET /via-connect HTTP/1.0\r\nHost: %s\r\n\r\n' "$target"; sleep 1; } | $bb nc 127.0.0.1 9002 2>&1) ;;
+  direct) out=$( { printf 'GET /direct HTTP/1.0\r\n\r\n'; sleep 0.5; } | $bb nc "$(echo "$target" | cut -d: -f1)" "$(echo "$target" | cut -d: -f2)" 2>&1) ;;
+esac
+printf '"%s"' "$(printf %s "$out" | tr -d '"\\\r' | tr '\n' '|' | head -c 3000)"`;
+
+const support = await detectConfinement();
+const ociRuntime = ['/usr/bin/crun', '/usr/sbin/runc', '/usr/bin/runc'].find((file) => existsSync(file));
+const tiers: Array<{ tier: ShellTier; unavailable: string | undefined }> = [
+  { tier: 'process', unavailable: support.ok ? undefined : support.reason },
+  { tier: 'container', unavailable: ociRuntime === undefined ? 'neither crun nor runc is installed' : undefined },
+];
+
+let sink: http.Server;
+let sinkTarget: string;
+let sinkPort: number;
+const hits: string[] = [];
+let locked: TestServer;
+let opened: TestServer;
+
+beforeAll(async () => {
+  sink = http.createServer((request, response) => {
+    hits.push(request.url ?? '');
+    response.end(`sink reached ${request.url}`);
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  sinkPort = (sink.address() as AddressInfo).port;
+  sinkTarget = `127.0.0.1:${sinkPort}`;
+  [locked, opened] = await Promise.all([
+    startTestServer({ processPoolSize: 0 }),
+    startTestServer({ processPoolSize: 0, egressAllowedNetworks: ['127.0.0.1/32'] }),
+  ]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([locked?.stop(), opened?.stop()]);
+  sink?.closeAllConnections();
+  await new Promise((resolve) => sink?.close(resolve));
+});
+
+/** Deploys the handler on `tier` with `egress` and runs one event; the handler's output, lines joined by `|`. */
+async function run(
+  server: TestServer,
+  tier: ShellTier,
+  egress: string[] | undefined,
+  event: { mode: 'env' | 'wget' | 'connect' | 'direct'; target?: string },
+): Promise<string> {
+  const name = uniqueName(`egress-${tier}`);
+  await deployShell(tier, server, name, HANDLER, {}, { timeout: '20s', ...(egress === undefined ? {} : { egress }) });
+  const { status, body } = await invokeJson(server.client, name, event);
+  expect(status, JSON.stringify(body)).toBe(200);
+  expect(typeof body).toBe('string');
+  return body as string;
+}
+
+describe.each(tiers)('egress of the $tier tier', ({ tier, unavailable }) => {
+  const test = it.skipIf(unavailable !== undefined);
+  const label = unavailable === undefined ? '' : ` (skipped: ${unavailable})`;
+
+  test(`reaches a host its pattern allows through the proxy, by http_proxy and by CONNECT${label}`, async () => {
+    const egress = [sinkTarget];
+    const env = await run(opened, tier, egress, { mode: 'env' });
+    expect(env).toContain('HTTP_PROXY=http://127.0.0.1:9002');
+    expect(env).toContain('https_proxy=http://127.0.0.1:9002');
+    expect(env).toContain('NO_PROXY=127.0.0.1,localhost,::1');
+    expect(await run(opened, tier, egress, { mode: 'wget', target: sinkTarget })).toBe('sink reached /via-wget');
+    const tunnelled = await run(opened, tier, egress, { mode: 'connect', target: sinkTarget });
+    expect(tunnelled).toMatch(/^HTTP\/1.1 200 Connection Established\|\|HTTP\/1.[01] 200 OK/);
+    expect(tunnelled).toContain('sink reached /via-connect');
+    // The proxy is the only way out: the target itself is not reachable from the instance's namespace.
+    const direct = await run(opened, tier, egress, { mode: 'direct', target: sinkTarget });
+    expect(direct).toMatch(/Connection refused|can.t connect/i);
+  }, 120_000);
+
+  test(`has no network at all without egress patterns: no proxy, no variables${label}`, async () => {
+    const before = hits.length;
+    expect(await run(opened, tier, undefined, { mode: 'env' })).toBe('');
+    expect(await run(opened, tier, undefined, { mode: 'connect', target: sinkTarget })).toMatch(
+      /Connection refused|can.t connect/i,
+    );
+    expect(await run(opened, tier, [], { mode: 'direct', target: sinkTarget })).toMatch(
+      /Connection refused|can.t connect/i,
+    );
+    expect(await run(opened, tier, undefined, { mode: 'direct', target: '10.0.0.1:80' })).toMatch(
+      /unreachable|can.t connect/i,
+    );
+    expect(hits.length).toBe(before);
+  }, 120_000);
+
+  test(`refuses a target no pattern matches with 403 and the reason${label}`, async () => {
+    const before = hits.length;
+    const refused = await run(opened, tier, ['api.example.com', `127.0.0.1:${sinkPort + 1}`], {
+      mode: 'connect',
+      target: sinkTarget,
+    });
+    expect(refused).toMatch(/^HTTP\/1.1 403 Forbidden/);
+    expect(refused).toContain('X-Strato-Error: EGRESS_DENIED');
+    expect(refused).toContain(`strato egress proxy: egress to ${sinkTarget} is not allowed for this function`);
+    expect(hits.length).toBe(before);
+  }, 120_000);
+
+  test(`keeps loopback, metadata and names resolving to them blocked even when a pattern matches${label}`, async () => {
+    const before = hits.length;
+    const egress = [sinkTarget, 'localhost', '169.254.169.254'];
+    for (const target of [sinkTarget, `localhost:${sinkPort}`, '169.254.169.254:80']) {
+      const refused = await run(locked, tier, egress, { mode: 'connect', target });
+      expect(refused, target).toMatch(/^HTTP\/1.1 403 Forbidden/);
+      expect(refused, target).toContain('loopback, private, link-local and metadata addresses are blocked');
+    }
+    // Opening loopback to functions opens exactly that network: the metadata address stays blocked.
+    const metadata = await run(opened, tier, egress, { mode: 'wget', target: '169.254.169.254' });
+    expect(metadata).toMatch(/403/);
+    expect(hits.length).toBe(before);
+  }, 180_000);
+});
