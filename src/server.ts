@@ -385,6 +385,7 @@ async function startContainerTier(config: ServerConfig, logger: Logger): Promise
       dataDir: path.join(config.dataDir, 'containers'),
       logger,
       logLimitBytes: config.logLimitPerInvocation,
+      egressAllowedNetworks: config.egressAllowedNetworks,
     });
   } catch (error) {
     const unavailable = error instanceof Error ? error.message : String(error);
