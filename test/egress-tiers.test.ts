@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectConfinement } from '../src/sandbox/process/index.js';
 import { invokeJson, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
 import { deployShell, type ShellTier } from './security/support/tier-deploy.js';
+import { zipOf } from './helpers/zip.js';
 
 // Egress of the process and container tiers: real confined processes and real crun/runc containers whose only
 // way out is their instance's egress proxy (src/sandbox/egress/egress-proxy.ts), forwarded into their network
@@ -38,6 +40,13 @@ let sink: http.Server;
 let sinkTarget: string;
 let sinkPort: number;
 const hits: string[] = [];
+/**
+ * The host's own non-loopback address, for clients that honour NO_PROXY (which lists loopback, where only
+ * the Runtime API is inside an instance): the sink there is reached through the proxy like any other host.
+ */
+const hostAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((address) => address !== undefined && address.family === 'IPv4' && !address.internal)?.address;
 let locked: TestServer;
 let opened: TestServer;
 
@@ -46,12 +55,15 @@ beforeAll(async () => {
     hits.push(request.url ?? '');
     response.end(`sink reached ${request.url}`);
   });
-  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => sink.listen(0, '0.0.0.0', resolve));
   sinkPort = (sink.address() as AddressInfo).port;
   sinkTarget = `127.0.0.1:${sinkPort}`;
   [locked, opened] = await Promise.all([
     startTestServer({ processPoolSize: 0 }),
-    startTestServer({ processPoolSize: 0, egressAllowedNetworks: ['127.0.0.1/32'] }),
+    startTestServer({
+      processPoolSize: 0,
+      egressAllowedNetworks: ['127.0.0.1/32', ...(hostAddress === undefined ? [] : [`${hostAddress}/32`])],
+    }),
   ]);
 }, 60_000);
 afterAll(async () => {
@@ -134,4 +146,60 @@ describe.each(tiers)('egress of the $tier tier', ({ tier, unavailable }) => {
     expect(metadata).toMatch(/403/);
     expect(hits.length).toBe(before);
   }, 180_000);
+});
+
+// Node 20's fetch reads no proxy variables; Strato's Node runtime points its dispatcher at the proxy
+// (src/sandbox/process/node-runtime/egress-fetch.cjs).
+const NODE_FETCHER = `exports.handler = async (event) => {
+  try {
+    const response = await fetch(event.url);
+    return { status: response.status, body: await response.text() };
+  } catch (error) {
+    return { error: String(error.cause ? error.cause.message : error.message) };
+  }
+};
+`;
+
+describe('egress of the Node runtime (process tier)', () => {
+  const test = it.skipIf(!support.ok || hostAddress === undefined);
+
+  async function fetchFrom(server: TestServer, egress: string[] | undefined, url: string): Promise<unknown> {
+    const name = uniqueName('egress-node');
+    const response = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        zipFile: (await zipOf({ 'index.js': NODE_FETCHER })).toString('base64'),
+        runtime: 'nodejs20.x',
+        handler: 'index.handler',
+        memoryMb: 256,
+        timeout: '20s',
+        ...(egress === undefined ? {} : { egress }),
+      }),
+    });
+    expect(response.status, await response.clone().text()).toBe(201);
+    const { status, body } = await invokeJson(server.client, name, { url });
+    expect(status, JSON.stringify(body)).toBe(200);
+    return body;
+  }
+
+  test('fetch reaches an allowed host through the proxy, and gets the reason when refused', async () => {
+    const target = `${hostAddress}:${sinkPort}`;
+    expect(await fetchFrom(opened, [target], `http://${target}/from-node`)).toStrictEqual({
+      status: 200,
+      body: 'sink reached /from-node',
+    });
+    const before = hits.length;
+    expect(await fetchFrom(opened, ['api.example.com'], `http://${target}/`)).toMatchObject({
+      error: expect.stringMatching(/403 Forbidden: strato egress proxy: egress to .* is not allowed/),
+    });
+    // The host's address is private (or documentation) space: blocked unless the operator opened it.
+    expect(await fetchFrom(locked, [target], `http://${target}/`)).toMatchObject({
+      error: expect.stringMatching(/metadata addresses are blocked/),
+    });
+    expect(await fetchFrom(opened, undefined, `http://${target}/`)).toMatchObject({
+      error: expect.stringMatching(/ENETUNREACH|ECONNREFUSED/),
+    });
+    expect(hits.length).toBe(before);
+  }, 120_000);
 });
