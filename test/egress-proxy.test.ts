@@ -61,7 +61,10 @@ async function proxyFor(
 }
 
 /** CONNECT `authority` through the proxy; on 200 sends a GET through the tunnel and returns its answer. */
-async function connectThrough(socketPath: string, authority: string): Promise<{ head: string; rest: string }> {
+async function connectThrough(
+  socketPath: string,
+  authority: string,
+): Promise<{ head: string; rest: string }> {
   const socket = net.connect({ path: socketPath });
   let data = '';
   socket.setEncoding('utf8');
@@ -93,7 +96,9 @@ async function getThrough(
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body, headers: response.headers }));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, body, headers: response.headers }),
+      );
     });
     request.on('error', reject);
     request.end();
@@ -107,7 +112,10 @@ describe('egress proxy', () => {
     expect(tunnel.head).toMatch(/^HTTP\/1.1 200/);
     expect(tunnel.rest).toContain('target saw GET /through-tunnel');
     const plain = await getThrough(proxy.socketPath, `http://127.0.0.1:${targetPort}/plain?x=1`);
-    expect(plain).toMatchObject({ status: 200, body: `target saw GET /plain?x=1 host=127.0.0.1:${targetPort}` });
+    expect(plain).toMatchObject({
+      status: 200,
+      body: `target saw GET /plain?x=1 host=127.0.0.1:${targetPort}`,
+    });
     const redirect = await getThrough(proxy.socketPath, `http://127.0.0.1:${targetPort}/redirect`);
     expect(redirect.status).toBe(302);
     expect(redirect.headers.location).toBe('http://169.254.169.254/latest/meta-data/');
@@ -157,7 +165,9 @@ describe('egress proxy', () => {
     // First answer passes the check (the operator opened 127.0.0.1); a second lookup would say 10.0.0.1.
     const rebinding: Lookup = () =>
       Promise.resolve([{ address: answers++ === 0 ? '127.0.0.1' : '10.0.0.1', family: 4 }]);
-    const proxy = await proxyFor([`rebind.example.com:${targetPort}`], ['127.0.0.1/32'], { lookup: rebinding });
+    const proxy = await proxyFor([`rebind.example.com:${targetPort}`], ['127.0.0.1/32'], {
+      lookup: rebinding,
+    });
     const tunnel = await connectThrough(proxy.socketPath, `rebind.example.com:${targetPort}`);
     expect(tunnel.rest).toContain('host=rebind.example.com');
     expect(answers).toBe(1);
@@ -165,7 +175,10 @@ describe('egress proxy', () => {
 
   it('names the Runtime API when a client that ignores NO_PROXY sends its polls to the proxy', async () => {
     const proxy = await proxyFor(['api.example.com']);
-    const poll = await getThrough(proxy.socketPath, 'http://127.0.0.1:9001/2018-06-01/runtime/invocation/next');
+    const poll = await getThrough(
+      proxy.socketPath,
+      'http://127.0.0.1:9001/2018-06-01/runtime/invocation/next',
+    );
     expect(poll.status).toBe(403);
     expect(poll.body).toMatch(/is the Runtime API: reach it directly/);
   });

@@ -33,7 +33,10 @@ const support = await detectConfinement();
 const ociRuntime = ['/usr/bin/crun', '/usr/sbin/runc', '/usr/bin/runc'].find((file) => existsSync(file));
 const tiers: Array<{ tier: ShellTier; unavailable: string | undefined }> = [
   { tier: 'process', unavailable: support.ok ? undefined : support.reason },
-  { tier: 'container', unavailable: ociRuntime === undefined ? 'neither crun nor runc is installed' : undefined },
+  {
+    tier: 'container',
+    unavailable: ociRuntime === undefined ? 'neither crun nor runc is installed' : undefined,
+  },
 ];
 
 let sink: http.Server;
@@ -80,7 +83,14 @@ async function run(
   event: { mode: 'env' | 'wget' | 'connect' | 'direct'; target?: string },
 ): Promise<string> {
   const name = uniqueName(`egress-${tier}`);
-  await deployShell(tier, server, name, HANDLER, {}, { timeout: '20s', ...(egress === undefined ? {} : { egress }) });
+  await deployShell(
+    tier,
+    server,
+    name,
+    HANDLER,
+    {},
+    { timeout: '20s', ...(egress === undefined ? {} : { egress }) },
+  );
   const { status, body } = await invokeJson(server.client, name, event);
   expect(status, JSON.stringify(body)).toBe(200);
   expect(typeof body).toBe('string');
@@ -97,7 +107,9 @@ describe.each(tiers)('egress of the $tier tier', ({ tier, unavailable }) => {
     expect(env).toContain('HTTP_PROXY=http://127.0.0.1:9002');
     expect(env).toContain('https_proxy=http://127.0.0.1:9002');
     expect(env).toContain('NO_PROXY=127.0.0.1,localhost,::1');
-    expect(await run(opened, tier, egress, { mode: 'wget', target: sinkTarget })).toBe('sink reached /via-wget');
+    expect(await run(opened, tier, egress, { mode: 'wget', target: sinkTarget })).toBe(
+      'sink reached /via-wget',
+    );
     const tunnelled = await run(opened, tier, egress, { mode: 'connect', target: sinkTarget });
     expect(tunnelled).toMatch(/^HTTP\/1.1 200 Connection Established\|\|HTTP\/1.[01] 200 OK/);
     expect(tunnelled).toContain('sink reached /via-connect');
@@ -129,7 +141,9 @@ describe.each(tiers)('egress of the $tier tier', ({ tier, unavailable }) => {
     });
     expect(refused).toMatch(/^HTTP\/1.1 403 Forbidden/);
     expect(refused).toContain('X-Strato-Error: EGRESS_DENIED');
-    expect(refused).toContain(`strato egress proxy: egress to ${sinkTarget} is not allowed for this function`);
+    expect(refused).toContain(
+      `strato egress proxy: egress to ${sinkTarget} is not allowed for this function`,
+    );
     expect(hits.length).toBe(before);
   }, 120_000);
 

@@ -9,6 +9,7 @@
 
 const net = require('node:net');
 const tls = require('node:tls');
+const { URL } = require('node:url');
 
 const dispatcherKey = Symbol.for('undici.globalDispatcher.1');
 /** Largest proxy answer head read before giving up on it. */
@@ -71,7 +72,14 @@ function tunnel(proxy, hostname, port, callback) {
     const status = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
     if (!/^HTTP\/1\.[01] 200/.test(status)) {
       // The proxy's refusal names the reason (EGRESS_DENIED, ...): it becomes fetch's error cause.
-      fail(new Error(`${status}: ${head.subarray(end + 4).toString('utf8').trim()}`));
+      fail(
+        new Error(
+          `${status}: ${head
+            .subarray(end + 4)
+            .toString('utf8')
+            .trim()}`,
+        ),
+      );
       return;
     }
     if (head.length > end + 4) socket.unshift(head.subarray(end + 4));
