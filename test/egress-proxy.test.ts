@@ -200,6 +200,10 @@ describe('egress proxy', () => {
     const another = net.connect({ path: proxy.socketPath });
     another.write(`CONNECT 127.0.0.1:${targetPort} HTTP/1.1\r\n\r\n`);
     await new Promise((resolve) => another.once('data', resolve));
+    // Client connections beyond twice the bound are dropped at once, before any request.
+    const idle = Array.from({ length: 3 }, () => net.connect({ path: proxy.socketPath }));
+    await new Promise((resolve) => idle[2]!.once('close', resolve));
+    for (const socket of idle) socket.destroy();
     const closed = new Promise((resolve) => another.once('close', resolve));
     await proxy.close();
     await closed;

@@ -77,6 +77,10 @@ export class EgressProxy {
     // No request timeout: a forwarded upload may take long; the idle timeout bounds a stalled one.
     const server = http.createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000 });
     const proxy = new EgressProxy(server, options);
+    // Every client connection holds a descriptor of the gateway's own: an instance may not open thousands of
+    // idle ones (beyond this, node closes new connections at once). Room for keep-alive connections between
+    // requests besides the tunnels and requests the bound counts.
+    server.maxConnections = 2 * proxy.maxConnections;
     server.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       void proxy.tunnel(request, socket, head);
     });
