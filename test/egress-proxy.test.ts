@@ -19,6 +19,10 @@ const proxies: EgressProxy[] = [];
 beforeAll(async () => {
   target = http.createServer((request, response) => {
     hits += 1;
+    if (request.url === '/big') {
+      response.end(Buffer.alloc(4 * 1024 * 1024, 'x'));
+      return;
+    }
     if (request.url === '/redirect') {
       response.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
       return;
@@ -64,6 +68,7 @@ async function proxyFor(
 async function connectThrough(
   socketPath: string,
   authority: string,
+  path = '/through-tunnel',
 ): Promise<{ head: string; rest: string }> {
   const socket = net.connect({ path: socketPath });
   let data = '';
@@ -75,7 +80,7 @@ async function connectThrough(
       data += chunk;
       if (!tunnelled && data.startsWith('HTTP/1.1 200') && data.includes('\r\n\r\n')) {
         tunnelled = true;
-        socket.write(`GET /through-tunnel HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`);
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`);
       }
     });
     socket.on('close', () => {
@@ -111,6 +116,9 @@ describe('egress proxy', () => {
     const tunnel = await connectThrough(proxy.socketPath, `127.0.0.1:${targetPort}`);
     expect(tunnel.head).toMatch(/^HTTP\/1.1 200/);
     expect(tunnel.rest).toContain('target saw GET /through-tunnel');
+    // A large answer arrives whole: the tunnel drains before it closes.
+    const big = await connectThrough(proxy.socketPath, `127.0.0.1:${targetPort}`, '/big');
+    expect(big.rest.split('\r\n\r\n').at(-1)).toHaveLength(4 * 1024 * 1024);
     const plain = await getThrough(proxy.socketPath, `http://127.0.0.1:${targetPort}/plain?x=1`);
     expect(plain).toMatchObject({
       status: 200,

@@ -149,8 +149,12 @@ export class EgressProxy {
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);
       client.pipe(upstream);
+      const idle = () => {
+        client.destroy();
+        upstream.destroy();
+      };
       for (const end of [client, upstream] as const) {
-        if (end instanceof net.Socket) end.setTimeout(this.idleTimeoutMs, () => end.destroy());
+        if (end instanceof net.Socket) end.setTimeout(this.idleTimeoutMs, idle);
       }
     });
     upstream.on('error', (error: NodeJS.ErrnoException) => {
@@ -158,9 +162,11 @@ export class EgressProxy {
       if (!connected) this.unreachable(client, authority, error);
       else client.destroy();
     });
-    upstream.on('close', () => {
+    upstream.on('close', (hadError) => {
       clearTimeout(timer);
-      if (connected) client.destroy();
+      // An orderly close lets what is still buffered for the client drain first (pipe ends it); the idle
+      // timeout ends a client that never closes its side.
+      if (connected && hadError) client.destroy();
     });
     client.on('error', () => upstream.destroy());
     client.on('close', () => upstream.destroy());
