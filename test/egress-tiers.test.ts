@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { detectConfinement } from '../src/sandbox/process/index.js';
 import { invokeJson, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
 import { deployShell, type ShellTier } from './security/support/tier-deploy.js';
@@ -81,8 +83,8 @@ async function run(
   tier: ShellTier,
   egress: string[] | undefined,
   event: { mode: 'env' | 'wget' | 'connect' | 'direct'; target?: string },
+  name = uniqueName(`egress-${tier}`),
 ): Promise<string> {
-  const name = uniqueName(`egress-${tier}`);
   await deployShell(
     tier,
     server,
@@ -95,6 +97,40 @@ async function run(
   expect(status, JSON.stringify(body)).toBe(200);
   expect(typeof body).toBe('string');
   return body as string;
+}
+
+/**
+ * The egress proxy sockets of `server`'s instances of `tier`, and the host processes forwarding to them (the
+ * process tier's socat runs inside each sandbox, under its inside path; the container tier's on the host).
+ */
+async function egressLeftovers(
+  server: TestServer,
+  tier: ShellTier,
+): Promise<{ sockets: string[]; forwarders: number[] }> {
+  const sockets: string[] = [];
+  if (tier === 'process') {
+    const instances = join(server.dataDir, 'process', 'instances');
+    for (const id of await readdir(instances).catch(() => [] as string[])) {
+      const files = await readdir(join(instances, id)).catch(() => [] as string[]);
+      if (files.includes('egress.sock')) sockets.push(join(instances, id, 'egress.sock'));
+    }
+  } else {
+    const dir = join(server.dataDir, 'containers', 'sockets');
+    for (const file of await readdir(dir).catch(() => [] as string[])) {
+      if (file.endsWith('-egress.sock')) sockets.push(join(dir, file));
+    }
+  }
+  const marker = tier === 'process' ? 'UNIX-CONNECT:/tmp/.strato-runtime/egress.sock' : `-egress.sock`;
+  const forwarders: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
+    // The process tier's marker is the same in every server's sandboxes; the container's names the data dir.
+    if (cmdline.includes(marker) && (tier === 'process' || cmdline.includes(server.dataDir))) {
+      forwarders.push(Number(entry));
+    }
+  }
+  return { sockets, forwarders };
 }
 
 describe.each(tiers)('egress of the $tier tier', ({ tier, unavailable }) => {
@@ -116,6 +152,29 @@ describe.each(tiers)('egress of the $tier tier', ({ tier, unavailable }) => {
     // The proxy is the only way out: the target itself is not reachable from the instance's namespace.
     const direct = await run(opened, tier, egress, { mode: 'direct', target: sinkTarget });
     expect(direct).toMatch(/Connection refused|can.t connect/i);
+  }, 120_000);
+
+  test(`closes an instance's proxy and its forwarder with the instance${label}`, async () => {
+    const name = uniqueName(`egress-${tier}-closed`);
+    const none = { sockets: [], forwarders: [] };
+    // Earlier tests' instances are still warm: they go first, so what is left after ours goes is ours.
+    // (The process tier's forwarders look alike in every server: the locked server's go too.)
+    for (const server of [opened, locked]) {
+      for (const info of server.scheduler.list()) server.scheduler.evictIdle(info.functionName);
+    }
+    await vi.waitFor(async () => expect(await egressLeftovers(opened, tier)).toStrictEqual(none), {
+      timeout: 10_000,
+      interval: 100,
+    });
+    expect(await run(opened, tier, [sinkTarget], { mode: 'wget', target: sinkTarget }, name)).toBe(
+      'sink reached /via-wget',
+    );
+    expect(await egressLeftovers(opened, tier)).not.toStrictEqual(none);
+    opened.scheduler.evictIdle(name);
+    await vi.waitFor(async () => expect(await egressLeftovers(opened, tier)).toStrictEqual(none), {
+      timeout: 10_000,
+      interval: 100,
+    });
   }, 120_000);
 
   test(`has no network at all without egress patterns: no proxy, no variables${label}`, async () => {
