@@ -344,6 +344,7 @@ async function startProcessTier(
       extractZip,
       nodeRuntimes: config.nodeRuntimes,
       poolSize: config.processPoolSize,
+      egressAllowedNetworks: config.egressAllowedNetworks,
       // The host's root is visible read-only in this tier: the store, the queue and the image cache are not.
       hidePaths: [config.dataDir, imageCacheDirOf(config), masterKeyFileOf(config)],
     });
@@ -394,6 +395,7 @@ async function startContainerTier(config: ServerConfig, logger: Logger): Promise
       dataDir: path.join(config.dataDir, 'containers'),
       logger,
       logLimitBytes: config.logLimitPerInvocation,
+      egressAllowedNetworks: config.egressAllowedNetworks,
     });
   } catch (error) {
     const unavailable = error instanceof Error ? error.message : String(error);

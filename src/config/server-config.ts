@@ -150,7 +150,8 @@ export const serverConfigSchema = z
     masterKeyFile: z.string().min(1).optional(),
     /**
      * Private or loopback networks (CIDRs: `10.1.2.0/24`, `127.0.0.1/32`) the operator opens to functions'
-     * outbound `fetch`; a function still needs a matching `egress` pattern. Comma-separated in the env.
+     * egress (isolate `fetch`, the process and container tiers' egress proxy); a function still needs a
+     * matching `egress` pattern. Comma-separated in the env.
      * @default none: loopback, private, link-local and metadata addresses are unreachable
      */
     egressAllowedNetworks: z

@@ -23,6 +23,12 @@ export const errorCodes = {
   REGISTRY_AUTH_FAILED: { status: 400, fault: 'user' },
   UNAUTHORIZED: { status: 401, fault: 'user' },
   FORBIDDEN: { status: 403, fault: 'user' },
+  /**
+   * A function's outbound connection its `egress` patterns do not allow, or to a blocked address (loopback,
+   * private, link-local, metadata): the isolate tier's fetch rejects with it, the egress proxy of the process
+   * and container tiers answers 403 with it in `X-Strato-Error`.
+   */
+  EGRESS_DENIED: { status: 403, fault: 'user' },
   FUNCTION_NOT_FOUND: { status: 404, fault: 'user' },
   VERSION_NOT_FOUND: { status: 404, fault: 'user' },
   INVOCATION_NOT_FOUND: { status: 404, fault: 'user' },

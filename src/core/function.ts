@@ -39,9 +39,9 @@ export interface FunctionConfig {
   /** Instances of the latest version kept warm at all times (provisioned concurrency). */
   minInstances?: number;
   /**
-   * Hosts the function's outbound `fetch` may reach (`api.example.com`, `*.example.com`, optionally with
-   * `:port`); absent or empty: egress is denied. Private, loopback and link-local addresses stay blocked
-   * whatever the pattern (src/sandbox/isolate/host/egress-policy.ts).
+   * Hosts the function may reach (`api.example.com`, `*.example.com`, optionally with `:port`): the isolate
+   * tier's `fetch`, the process and container tiers' egress proxy. Absent or empty: egress is denied. Private, loopback and link-local addresses stay blocked
+   * whatever the pattern (src/sandbox/egress/egress-policy.ts; every tier).
    */
   egress?: string[];
   /**

@@ -72,12 +72,14 @@ WORK="\${TMPDIR:-/tmp}/runtime.$$"
 mkdir -p "$WORK"
 # The handler's stderr becomes its error message; fd 3 stays the runtime's stderr, the function's log.
 exec 3>&2
+# The Runtime API is never reached through an egress proxy: busybox wget reads no no_proxy, so it is told.
+api() { http_proxy= HTTP_PROXY= wget "$@"; }
 handler() {
 ${handler}
 }
 while true; do
   # -S prints the response headers (to stderr); the request id is one of them.
-  if ! wget -q -S -O "$WORK/event" "$API/invocation/next" 2>"$WORK/headers"; then
+  if ! api -q -S -O "$WORK/event" "$API/invocation/next" 2>"$WORK/headers"; then
     sleep 1
     continue
   fi
@@ -85,12 +87,12 @@ while true; do
   EVENT_FILE="$WORK/event"
   export REQUEST_ID EVENT_FILE
   if (handler "$EVENT_FILE") >"$WORK/response" 2>"$WORK/stderr"; then
-    wget -q -O /dev/null --header 'Content-Type: application/json' --post-file "$WORK/response" \\
+    api -q -O /dev/null --header 'Content-Type: application/json' --post-file "$WORK/response" \\
       "$API/invocation/$REQUEST_ID/response"
   else
     message=$(tr -d '"\\\\\\r\\n' <"$WORK/stderr" | head -c 500)
     printf '{"errorType":"HandlerError","errorMessage":"%s"}' "$message" >"$WORK/error"
-    wget -q -O /dev/null --header 'Content-Type: application/json' \\
+    api -q -O /dev/null --header 'Content-Type: application/json' \\
       --header 'Lambda-Runtime-Function-Error-Type: HandlerError' --post-file "$WORK/error" \\
       "$API/invocation/$REQUEST_ID/error"
   fi

@@ -27,9 +27,16 @@ export interface ContainerSandboxOptions {
   runtime?: OciRuntimeName;
   /** Runtime API forwarders kept started ahead of need (each ~20 ms of a cold start otherwise). @default 2 */
   forwarderPoolSize?: number;
+  /**
+   * Private networks (CIDRs) functions' egress proxies may reach when a function's `egress` pattern names a
+   * host there. @default none
+   */
+  egressAllowedNetworks?: readonly string[];
 }
 
 const ipCandidates = ['/usr/sbin/ip', '/usr/bin/ip'];
+/** Enters the forwarder's network namespace for an egress proxy's forwarder. */
+const nsenterPath = '/usr/bin/nsenter';
 const unsharePath = '/usr/bin/unshare';
 
 /**
@@ -63,9 +70,9 @@ export class ContainerSandbox implements Sandbox {
     const cgroups = await detectCgroupHost();
     if (!cgroups.ok) throw unavailable(cgroups.reason);
     const host = cgroups.host;
-    for (const tool of [socatPath, unsharePath]) {
+    for (const tool of [socatPath, unsharePath, nsenterPath]) {
       if (!(await isExecutable(tool)))
-        throw unavailable(`${tool} is missing (the Runtime API forwarder needs it)`);
+        throw unavailable(`${tool} is missing (the Runtime API and egress forwarders need it)`);
     }
     let ipTool: string | undefined;
     for (const candidate of ipCandidates) {
@@ -81,8 +88,8 @@ export class ContainerSandbox implements Sandbox {
     const instancesDir = join(dataDir, 'instances');
     const scratchDir = join(dataDir, 'scratch');
     const socketsDir = join(dataDir, 'sockets');
-    // `<socketsDir>/<16 hex>.sock` must fit a Unix socket address (108 bytes with its NUL).
-    if (Buffer.byteLength(socketsDir) + 22 > 107) {
+    // `<socketsDir>/<16 hex>-egress.sock` must fit a Unix socket address (108 bytes with its NUL).
+    if (Buffer.byteLength(socketsDir) + 29 > 107) {
       throw unavailable(`the data dir is too long for Unix socket paths: ${dataDir}`);
     }
     for (const dir of [stateDir, instancesDir, scratchDir])
@@ -118,6 +125,7 @@ export class ContainerSandbox implements Sandbox {
         logLimitBytes: options.logLimitBytes,
         tmpSizeBytes: options.tmpSizeBytes ?? 512 * 1024 * 1024,
         checkedRoots: new Map(),
+        egressAllowedNetworks: [...(options.egressAllowedNetworks ?? [])],
       },
       holder,
     );

@@ -16,9 +16,12 @@ import {
   untilFirstPoll,
   type StartOutcome,
 } from '../process/runtime-start.js';
+import { EgressPolicy } from '../egress/egress-policy.js';
+import { hasEgress, proxyEnvironment } from '../egress/proxy-environment.js';
 import { lambdaEnvironment } from '../runtime-api/lambda-environment.js';
 import { RuntimeApiEndpoint } from '../runtime-api/runtime-api-endpoint.js';
 import { ContainerCgroup, cgroupParent, type CgroupHost } from './container-cgroup.js';
+import { startContainerEgress, type ContainerEgress } from './egress-forwarder.js';
 import type { ForwarderPool, NetForwarder } from './net-forwarder.js';
 import { buildOciSpec, containerArgs } from './oci-spec.js';
 import { lastRuntimeError, type OciRuntime } from './oci-runtime.js';
@@ -45,6 +48,8 @@ export interface ContainerContext {
   tmpSizeBytes: number;
   /** Root file systems (and working dirs) already prepared, by path. */
   checkedRoots: Map<string, Promise<void>>;
+  /** Networks the operator opened to functions' egress (server config `egressAllowedNetworks`). */
+  egressAllowedNetworks: readonly string[];
 }
 
 /** The container's name in the runtime's state dir. */
@@ -71,6 +76,7 @@ export async function startContainer(
   const memoryBytes = spec.config.memoryMb * 1024 * 1024;
   let endpoint: RuntimeApiEndpoint | undefined;
   let forwarder: NetForwarder | undefined;
+  let egress: ContainerEgress | undefined;
   let child: ChildProcess | undefined;
   let exited: Promise<ConfinedExit> | undefined;
   let runtimeError: string | undefined;
@@ -90,7 +96,7 @@ export async function startContainer(
       await exited;
       // A runtime killed before it could clean up leaves the container in its state dir.
       if (child !== undefined && (await context.runtime.knows(name))) await context.runtime.forceDelete(name);
-      await forwarder?.stop();
+      await Promise.all([forwarder?.stop(), egress?.stop()]);
       await endpoint?.close();
       await cgroup
         .remove()
@@ -134,15 +140,20 @@ export async function startContainer(
     if (disposed.aborted) return await failedStart({ capture, stop }, disposedWhileStarting());
     const preparedAt = performance.now();
     const handler = spec.handler ?? image.config.cmd[0];
-    const lambdaEnv = lambdaEnvironment({
-      functionName: spec.functionName,
-      version: spec.version,
-      memoryMb: spec.config.memoryMb,
-      taskRoot: imageTaskRoot,
-      runtimeDir: imageRuntimeDir,
-      runtimeApi: runtimeApiAddress,
-      ...(handler === undefined ? {} : { handler }),
-    });
+    const egressPatterns = spec.config.egress;
+    const lambdaEnv = {
+      ...lambdaEnvironment({
+        functionName: spec.functionName,
+        version: spec.version,
+        memoryMb: spec.config.memoryMb,
+        taskRoot: imageTaskRoot,
+        runtimeDir: imageRuntimeDir,
+        runtimeApi: runtimeApiAddress,
+        ...(handler === undefined ? {} : { handler }),
+      }),
+      // The platform's, like Lambda's own variables: neither the image nor the function can redirect them.
+      ...(hasEgress(egressPatterns) ? proxyEnvironment() : {}),
+    };
     if (containerArgs(image.config) === undefined) {
       // Lambda's own words for an image with nothing to run.
       return await failedStart(
@@ -188,7 +199,19 @@ export async function startContainer(
       ),
       took(writeFile(join(instanceDir, 'config.json'), JSON.stringify(built.spec))),
       took(prepareRootfs(image.rootfsDir, image.config.workingDir, context.checkedRoots)),
-      took(forwarder.ready()),
+      took(
+        forwarder.ready().then(async () => {
+          // The proxy's forwarder enters the namespace the Runtime API forwarder made, so after it.
+          if (!hasEgress(egressPatterns) || forwarder === undefined) return;
+          egress = await startContainerEgress(
+            forwarder.netnsPath,
+            forwarder.socketPath.replace(/\.sock$/, '-egress.sock'),
+            new EgressPolicy(egressPatterns, context.egressAllowedNetworks),
+            (refusal) =>
+              context.logger.info({ functionName: spec.functionName, ...refusal }, 'egress refused'),
+          );
+        }),
+      ),
     ]);
     for (const step of setup) if (step.status === 'rejected') throw step.reason;
     const started = endpoint;

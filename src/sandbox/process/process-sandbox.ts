@@ -37,6 +37,11 @@ export interface ProcessSandboxOptions {
    * already started); 0 starts every instance from scratch. @default 0 (the server's `processPoolSize` is 2)
    */
   poolSize?: number;
+  /**
+   * Private networks (CIDRs) functions' egress proxies may reach when a function's `egress` pattern names a
+   * host there (`127.0.0.1/32` in tests, `10.1.2.0/24` for an internal API). @default none
+   */
+  egressAllowedNetworks?: readonly string[];
 }
 
 /**
@@ -128,6 +133,7 @@ export class ProcessSandbox implements Sandbox {
       tmpSizeBytes,
       nodeRuntimes,
       ...(pool === undefined ? {} : { pool }),
+      egressAllowedNetworks: [...(options.egressAllowedNetworks ?? [])],
     });
   }
 

@@ -2,12 +2,15 @@ import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceSpec } from '../../core/sandbox.js';
 import { lambdaFunctionArn } from '../../core/lambda-arn.js';
+import type { EgressPolicy } from '../egress/egress-policy.js';
+import { EgressProxy, type EgressProxyOptions } from '../egress/egress-proxy.js';
 import { RuntimeApiEndpoint } from '../runtime-api/runtime-api-endpoint.js';
 import { spawnConfined, type ConfinedProcess } from './confined-process.js';
 import { OutputCapture } from './output-capture.js';
 import { sandboxUid, type PooledSandbox } from './pooled-sandbox.js';
 import type { RuntimeCommand } from './runtime-command.js';
 import {
+  egressSocketName,
   forwarderScript,
   runtimeApiAddress,
   runtimeDirInside,
@@ -75,10 +78,15 @@ export async function launchPooled(
   };
 }
 
+/** An instance's egress: its function's policy, and who hears of the proxy's refusals. */
+export type InstanceEgress = { policy: EgressPolicy } & Pick<EgressProxyOptions, 'onRefused'>;
+
 /**
  * Starts the runtime the ordinary way: a Runtime API endpoint on a Unix socket in a private directory, and
  * the runtime confined with a forwarder from 127.0.0.1:9001 to that socket, since Lambda runtime clients
- * only speak TCP and the sandbox has no network but its own loopback.
+ * only speak TCP and the sandbox has no network but its own loopback. With `egress`, the instance's egress
+ * proxy listens on a second socket there, forwarded from 127.0.0.1:9002; without, nothing but the Runtime API
+ * is reachable.
  */
 export async function launchFresh(
   id: string,
@@ -87,14 +95,16 @@ export async function launchFresh(
   env: Readonly<Record<string, string>>,
   paths: { codeDir: string; instancesDir: string; hiddenPaths: readonly string[] },
   limits: { tmpSizeBytes: number; logLimitBytes: number },
+  egress?: InstanceEgress,
 ): Promise<LaunchedRuntime> {
   const instanceDir = join(paths.instancesDir, id);
   let endpoint: RuntimeApiEndpoint | undefined;
+  let proxy: EgressProxy | undefined;
   let child: ConfinedProcess | undefined;
   const stop = async () => {
     child?.kill();
     await child?.exited.catch(() => undefined);
-    await endpoint?.close();
+    await Promise.all([endpoint?.close(), proxy?.close()]);
     await rm(instanceDir, { recursive: true, force: true });
   };
   try {
@@ -108,10 +118,25 @@ export async function launchFresh(
     });
     await chown(socketPath, sandboxUid, sandboxUid);
     await chmod(socketPath, 0o600);
+    if (egress !== undefined) {
+      const proxySocket = join(instanceDir, egressSocketName);
+      proxy = await EgressProxy.listen({
+        socketPath: proxySocket,
+        policy: egress.policy,
+        runtimeApiAddress,
+        ...(egress.onRefused === undefined ? {} : { onRefused: egress.onRefused }),
+      });
+      await chown(proxySocket, sandboxUid, sandboxUid);
+    }
+    const script = forwarderScript(
+      `${runtimeDirInside}/${socketName}`,
+      command.argv,
+      egress === undefined ? undefined : `${runtimeDirInside}/${egressSocketName}`,
+    );
     child = await spawnConfined({
       id: `strato-${id}`,
       command: '/bin/sh',
-      args: ['-c', forwarderScript(`${runtimeDirInside}/${socketName}`, command.argv)],
+      args: ['-c', script],
       env,
       codeDir: paths.codeDir,
       cwd: taskRoot,

@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import type { FunctionErrorInfo } from '../../core/invocation.js';
 import type { InstanceSpec, InvokeResult } from '../../core/sandbox.js';
 import type { NodeRuntimesConfig } from '../../config/node-runtimes.js';
+import { EgressPolicy } from '../egress/egress-policy.js';
+import { hasEgress, proxyEnvironment } from '../egress/proxy-environment.js';
 import { lambdaEnvironment } from '../runtime-api/lambda-environment.js';
 import type { RuntimeApiEndpoint } from '../runtime-api/runtime-api-endpoint.js';
 import type { CodeCache } from './code-cache.js';
@@ -13,7 +15,13 @@ import type { ConfinedExit } from './confined-process.js';
 import type { OutputCapture } from './output-capture.js';
 import { runtimeCommand } from './runtime-command.js';
 import { runtimeApiAddress, taskRoot } from './runtime-forwarder.js';
-import { launchFresh, launchPooled, poolKeyOf, type LaunchedRuntime } from './runtime-launch.js';
+import {
+  launchFresh,
+  launchPooled,
+  poolKeyOf,
+  type InstanceEgress,
+  type LaunchedRuntime,
+} from './runtime-launch.js';
 import type { SandboxPool } from './sandbox-pool.js';
 
 /** What every instance of the tier shares. */
@@ -30,6 +38,8 @@ export interface RuntimeContext {
   nodeRuntimes: NodeRuntimesConfig;
   /** Pre-confined sandboxes; absent when the pool is off (`processPoolSize` 0). */
   pool?: SandboxPool;
+  /** Networks the operator opened to functions' egress (server config `egressAllowedNetworks`). */
+  egressAllowedNetworks: readonly string[];
 }
 
 /** A runtime that has polled for its first invocation. */
@@ -107,9 +117,15 @@ export async function startRuntime(
       // Debian generates only C.UTF-8; en_US.UTF-8 would make glibc fall back to C.
       lang: 'C.UTF-8',
     });
-    const env = functionEnvironment(lambdaEnv, { ...command.defaultEnv, ...spec.config.env });
+    const egress = instanceEgress(spec, context);
+    // The proxy's variables are the platform's, like Lambda's own: a function cannot point them elsewhere.
+    const env = functionEnvironment(
+      egress === undefined ? lambdaEnv : { ...lambdaEnv, ...proxyEnvironment() },
+      { ...command.defaultEnv, ...spec.config.env },
+    );
     const spawnedAt = performance.now();
-    const poolKey = poolKeyOf(spec, command);
+    // A pooled sandbox's forwarders were started before its function was known: egress starts fresh.
+    const poolKey = egress === undefined ? poolKeyOf(spec, command) : undefined;
     const taken = poolKey === undefined ? undefined : context.pool?.take(poolKey);
     const pooled = taken === undefined ? undefined : await launchPooled(taken, spec, command, env);
     launched =
@@ -121,6 +137,7 @@ export async function startRuntime(
         env,
         { codeDir, instancesDir: context.instancesDir, hiddenPaths: context.hiddenPaths },
         { tmpSizeBytes: context.tmpSizeBytes, logLimitBytes: context.logLimitBytes },
+        egress,
       ));
     const launchedAt = performance.now();
     return await untilFirstPoll(launched, spec.config.timeoutMs, disposed, spawnedAt, () =>
@@ -140,6 +157,16 @@ export async function startRuntime(
     context.logger.error({ err: error, functionName: spec.functionName }, 'process instance failed to start');
     return await failedStart(launched, gone(`the instance could not start: ${(error as Error).message}`));
   }
+}
+
+/** The instance's egress when its function allows some host; undefined: loopback only, no proxy. */
+function instanceEgress(spec: InstanceSpec, context: RuntimeContext): InstanceEgress | undefined {
+  if (!hasEgress(spec.config.egress)) return undefined;
+  return {
+    policy: new EgressPolicy(spec.config.egress, context.egressAllowedNetworks),
+    onRefused: (refusal) =>
+      context.logger.info({ functionName: spec.functionName, ...refusal }, 'egress refused'),
+  };
 }
 
 /** What {@link untilFirstPoll} needs of a started runtime, whichever tier started it. */

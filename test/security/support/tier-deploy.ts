@@ -8,6 +8,8 @@ import { zipOf } from '../../helpers/zip.js';
 export interface ShellFunctionSettings {
   memoryMb?: number;
   timeout?: string;
+  /** Host patterns the function may reach through its egress proxy. */
+  egress?: string[];
 }
 
 /**

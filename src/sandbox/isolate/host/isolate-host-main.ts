@@ -3,7 +3,7 @@
  * isolates. Isolates never live in the gateway process: one huge allocation inside isolated-vm aborts
  * the whole process on Node 20, and this way it takes down only a host, which the gateway restarts.
  */
-import { EgressPolicy } from './egress-policy.js';
+import { EgressPolicy } from '../../egress/egress-policy.js';
 import type { GuestInitConfig } from '../../../guest/protocol.js';
 import type { GatewayToHost, HostToGateway, LoadSpec } from '../host-protocol.js';
 import { CompiledCode, wrapFunctionCode } from './compiled-code.js';

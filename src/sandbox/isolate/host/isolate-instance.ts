@@ -1,4 +1,4 @@
-import type { EgressPolicy } from './egress-policy.js';
+import type { EgressPolicy } from '../../egress/egress-policy.js';
 import type ivm from 'isolated-vm';
 import type { FunctionErrorInfo } from '../../../core/invocation.js';
 import type {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { EgressPolicy } from './egress-policy.js';
+import type { EgressPolicy } from '../../egress/egress-policy.js';
 
 /**
  * The host half of the guest's `fetch`: performs one outbound request with node:http(s) on behalf of an

@@ -8,6 +8,7 @@ const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
+const { installEgressFetch } = require('./egress-fetch.cjs');
 
 const apiBase = '/2018-06-01/runtime';
 // One keep-alive connection for the long poll and the answers, as AWS's client does; idle sockets of an
@@ -41,6 +42,8 @@ async function start() {
   [apiHost, apiPort] = splitHostPort(process.env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001');
   taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
   handlerSetting = process.env._HANDLER || '';
+  // Only a function with egress patterns has a proxy; its fetch goes through it (egress-fetch.cjs).
+  installEgressFetch(process.env);
   await main();
 }
 

@@ -2,7 +2,9 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
 /**
- * Which outbound requests a function's `fetch` may make. A request passes when its host matches one of the
+ * Which outbound connections a function may make, in every tier: the isolate tier's `fetch` checks each
+ * request here, and the egress proxy of the process and container tiers (egress-proxy.ts) each CONNECT or
+ * absolute-form request. A request passes when its host matches one of the
  * function's patterns AND every address the host resolves to is public. Loopback, private, link-local
  * (with the cloud metadata address 169.254.169.254), CGNAT, multicast, documentation and reserved ranges
  * are refused whatever the pattern says, unless the operator lists the network in `egressAllowedNetworks`.
@@ -44,6 +46,12 @@ const BLOCKED_V6 = [
   ['ff00::', 8],
 ] as const;
 
+/** The one checked address a connection must go to (never a later DNS answer). */
+export interface PinnedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
 export type Lookup = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
 
 const systemLookup: Lookup = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
@@ -70,9 +78,16 @@ export class EgressPolicy {
   }
 
   /** The address to connect to for `url`, once host and every resolved address passed; else EgressDenied. */
-  async vet(url: URL): Promise<{ address: string; family: 4 | 6 }> {
-    const host = hostOf(url);
+  async vet(url: URL): Promise<PinnedAddress> {
     const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+    return await this.vetHost(hostOf(url), port);
+  }
+
+  /**
+   * The same for a host and port already taken apart (a proxy's CONNECT target). `host` must be normalised
+   * as a URL's hostname is (lowercase, punycode, canonical IPv4, no IPv6 brackets): see {@link hostOf}.
+   */
+  async vetHost(host: string, port: number): Promise<PinnedAddress> {
     if (!this.patterns.some((pattern) => matches(pattern, host, port))) {
       throw new EgressDenied(
         `egress to ${host}:${port} is not allowed for this function (EGRESS_DENIED; allow it with the function's egress setting)`,
@@ -113,7 +128,7 @@ export class EgressPolicy {
 }
 
 /** The URL's host without IPv6 brackets, lowercased (URL already punycodes names and normalises IPs). */
-function hostOf(url: URL): string {
+export function hostOf(url: URL): string {
   const host = url.hostname.toLowerCase();
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
