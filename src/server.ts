@@ -12,6 +12,7 @@ import { buildApp } from './http/app.js';
 import { LambdaApi } from './lambda/lambda-api.js';
 import { runtimeDescriber } from './lambda/runtime-description.js';
 import { AsyncDestinations } from './invoke/async-destinations.js';
+import { EgressPolicy } from './sandbox/egress/egress-policy.js';
 import { AsyncDispatcher } from './invoke/async-dispatcher.js';
 import { AsyncInvocations } from './invoke/async-invocations.js';
 import { Invoker } from './invoke/invoker.js';
@@ -169,9 +170,11 @@ export async function startServer(
   // The async queue is node-local SQLite (its own file, full durability) until cluster mode brings NATS.
   const queue = openSqliteQueue({ file: path.join(config.dataDir, 'queue.db') });
   const asyncInvocations = new AsyncInvocations(queue, resolver, () => dispatcher.notify());
+  const destinationPolicy = EgressPolicy.anyPublicHost(config.egressAllowedNetworks);
   const destinations = new AsyncDestinations({
     enqueue: (input) => asyncInvocations.enqueue(input),
     logger,
+    vet: (url) => destinationPolicy.vet(url),
   });
   const dispatcher = new AsyncDispatcher(queue, invoker, resolver, destinations, logger, {
     concurrency: config.asyncConcurrency,

@@ -10,7 +10,8 @@ let receiverUrl: string;
 const received: Array<{ path: string; headers: IncomingHttpHeaders; body: string }> = [];
 
 beforeAll(async () => {
-  server = await startTestServer({ asyncRetryBaseDelay: 20 });
+  // The receiver is on loopback, which destinations and callbacks reach only when the operator opens it.
+  server = await startTestServer({ asyncRetryBaseDelay: 20, egressAllowedNetworks: ['127.0.0.1/32'] });
   receiver = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -74,6 +75,31 @@ describe('async delivery: destinations, callbacks, event age, dead-letter queue'
       responseContext: { statusCode: 200, executedVersion: '$LATEST' },
       responsePayload: { got: 7 },
     });
+  });
+
+  it('never sends a destination or callback to loopback (or another private address) the operator did not open', async () => {
+    const closed = await startTestServer({ asyncRetryBaseDelay: 20 });
+    try {
+      const name = uniqueName('async-ssrf');
+      await deploySource(closed.client, name, `export default async () => ({ ok: true });`, {
+        onSuccess: `${receiverUrl}/ssrf-success`,
+      });
+      const accepted = await closed.authedFetch(`${closed.url}/v1/functions/${name}/invoke`, {
+        method: 'POST',
+        headers: { prefer: 'respond-async', 'x-callback-url': `${receiverUrl}/ssrf-callback` },
+        body: '{}',
+      });
+      const { invocationId } = (await accepted.json()) as { invocationId: string };
+      // Deliveries are attempted before the invocation is acked as succeeded.
+      await expect
+        .poll(async () => (await closed.client.getAsyncInvocation(invocationId)).status, { timeout: 10_000 })
+        .toBe('succeeded');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(receivedAt('/ssrf-success')).toEqual([]);
+      expect(receivedAt('/ssrf-callback')).toEqual([]);
+    } finally {
+      await closed.stop();
+    }
   });
 
   it('sends a dead-lettered invocation to its failure destination function, as that function event', async () => {

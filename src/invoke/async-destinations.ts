@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { LeasedInvocation, QueueErrorInfo } from '../core/invocation-queue.js';
 import { lambdaFunctionArn } from '../core/lambda-arn.js';
 import type { AsyncInvokeInput } from './async-invocations.js';
+import { pinnedPost, type PinnedAddress } from './pinned-post.js';
 
 /** How an async invocation ended, for its destination and callback. */
 export type AsyncFinalOutcome =
@@ -17,6 +18,12 @@ export interface AsyncDestinationsOptions {
   httpTimeoutMs?: number;
   /** Delays between HTTP attempts (their count + 1 attempts in all). @default [200, 1000] */
   httpRetryDelaysMs?: readonly number[];
+  /**
+   * The address an http(s) destination or callback URL may be sent to, or a rejection: the server passes
+   * its egress policy for public addresses, so a URL cannot point Strato at the node's own network
+   * (loopback, private ranges, the metadata address) unless the operator opened it.
+   */
+  vet: (url: URL) => Promise<PinnedAddress>;
 }
 
 /**
@@ -83,18 +90,18 @@ export class AsyncDestinations {
     const delays = this.options.httpRetryDelaysMs ?? [200, 1000];
     for (let attempt = 0; ; attempt++) {
       try {
-        const response = await fetch(url, {
-          method: 'POST',
-          headers,
-          body,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(this.options.httpTimeoutMs ?? 10_000),
-        });
-        await response.arrayBuffer().catch(() => undefined);
-        if (response.ok) return;
-        if (response.status < 500 && response.status !== 429)
-          throw new Error(`HTTP ${response.status} (not retried)`);
-        if (attempt >= delays.length) throw new Error(`HTTP ${response.status}`);
+        const target = new URL(url);
+        let pinned: PinnedAddress;
+        try {
+          pinned = await this.options.vet(target);
+        } catch (error) {
+          throw new Error(`${(error as Error).message} (not retried)`);
+        }
+        const status = await pinnedPost(target, body, headers, pinned, this.options.httpTimeoutMs ?? 10_000);
+        // A redirect is not followed: the next hop would not have been checked.
+        if (status >= 200 && status < 300) return;
+        if (status < 500 && status !== 429) throw new Error(`HTTP ${status} (not retried)`);
+        if (attempt >= delays.length) throw new Error(`HTTP ${status}`);
       } catch (error) {
         if (attempt >= delays.length || (error as Error).message.endsWith('(not retried)')) {
           this.options.logger.warn({ err: error, id, url }, 'async callback or destination delivery failed');

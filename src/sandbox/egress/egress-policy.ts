@@ -63,6 +63,14 @@ export class EgressPolicy {
   private readonly blocked = new BlockList();
   private readonly allowed = new BlockList();
 
+  /**
+   * Any host, public addresses only (plus `allowedNetworks`): for what the platform itself sends to URLs
+   * users name (async destinations, `X-Callback-Url`), which must not become a way into the node's network.
+   */
+  static anyPublicHost(allowedNetworks: readonly string[] = [], lookup?: Lookup): EgressPolicy {
+    return new EgressPolicy([ANY_HOST], allowedNetworks, lookup);
+  }
+
   constructor(
     private readonly patterns: readonly string[],
     allowedNetworks: readonly string[] = [],
@@ -133,7 +141,11 @@ export function hostOf(url: URL): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
+/** Not a pattern a setting can hold (EGRESS_PATTERN refuses it): only {@link EgressPolicy.anyPublicHost}. */
+const ANY_HOST = '\0any';
+
 function matches(pattern: string, host: string, port: number): boolean {
+  if (pattern === ANY_HOST) return true;
   const colon = pattern.lastIndexOf(':');
   const hasPort = colon !== -1 && /^\d+$/.test(pattern.slice(colon + 1)) && !pattern.includes('::');
   const hostPattern = hasPort ? pattern.slice(0, colon) : pattern;
