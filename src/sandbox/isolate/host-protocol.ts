@@ -57,6 +57,8 @@ export type GatewayToHost =
       /** The invocation span's W3C traceparent, or '' when it has none. */
       traceparent: string;
     }
+  /** Keeps this code for instances to come (sent at deploy); `forget-code` drops it like any other. */
+  | { t: 'hold-code'; codeSha256: string; code: string }
   | { t: 'dispose'; instanceId: string }
   | { t: 'forget-code'; codeSha256: string };
 

@@ -34,6 +34,12 @@ export interface IsolateSandboxOptions {
   logger: Logger;
 }
 
+/**
+ * How long a bundle sent to its host at deploy is held there without an instance (a version published and
+ * not called yet). Its instances hold it as long as they live; this only bounds what uncalled versions keep.
+ */
+const HELD_CODE_MS = 60_000;
+
 interface PendingInvocation {
   instance: IsolateInstanceHandle;
   options: InvokeOptions | undefined;
@@ -51,6 +57,8 @@ export class IsolateSandbox implements Sandbox {
   private readonly pending = new Map<string, PendingInvocation>();
   /** Per host: code hash → instances using it, so code is sent once and forgotten when unused. */
   private readonly codeUse: Array<Map<string, number>> = [];
+  /** Per host: function name → the code `prepare` holds a use of (one per function: the newest version's). */
+  private readonly heldCode: Array<Map<string, { codeSha256: string; timer: NodeJS.Timeout }>> = [];
   /** Inspections waiting for their host's answer, by id, with the host they went to. */
   private readonly inspections = new Map<
     string,
@@ -68,6 +76,7 @@ export class IsolateSandbox implements Sandbox {
     const sandbox = new IsolateSandbox(hosts, options);
     for (let index = 0; index < options.hosts; index++) {
       sandbox.codeUse.push(new Map());
+      sandbox.heldCode.push(new Map());
       hosts.push(
         new IsolateHostProcess(
           index,
@@ -124,7 +133,41 @@ export class IsolateSandbox implements Sandbox {
     });
   }
 
+  /**
+   * Sends a new version's bundle to its host at deploy and holds it there (one use, like an instance's), so
+   * the first invoke neither reads the artifact from the store nor carries it over IPC on the request path.
+   */
+  async prepare(spec: InstanceSpec): Promise<void> {
+    const hostIndex = isolateHostOf(spec.functionName, this.hosts.length);
+    const host = this.hosts[hostIndex]!;
+    await host.ready();
+    const held = this.heldCode[hostIndex]!;
+    if (held.get(spec.functionName)?.codeSha256 === spec.codeSha256) return;
+    const uses = this.codeUse[hostIndex]!;
+    const code = (uses.get(spec.codeSha256) ?? 0) === 0 ? await spec.loadCode() : undefined;
+    // After the await: an instance may have sent the code meanwhile (then this one is not needed).
+    const count = uses.get(spec.codeSha256) ?? 0;
+    if (count === 0 && code !== undefined) host.send({ t: 'hold-code', codeSha256: spec.codeSha256, code });
+    uses.set(spec.codeSha256, count + 1);
+    const previous = held.get(spec.functionName);
+    if (previous !== undefined) {
+      clearTimeout(previous.timer);
+      this.releaseCode(hostIndex, previous.codeSha256);
+    }
+    const timer = setTimeout(() => {
+      if (held.get(spec.functionName)?.timer !== timer) return;
+      held.delete(spec.functionName);
+      this.releaseCode(hostIndex, spec.codeSha256);
+    }, HELD_CODE_MS);
+    timer.unref();
+    held.set(spec.functionName, { codeSha256: spec.codeSha256, timer });
+  }
+
   async close(): Promise<void> {
+    for (const held of this.heldCode) {
+      for (const entry of held.values()) clearTimeout(entry.timer);
+      held.clear();
+    }
     await Promise.all(this.hosts.map((host) => host.stop()));
     for (const inspection of this.inspections.values())
       inspection.resolve(unloadable('the sandbox was closed'));
@@ -189,16 +232,25 @@ export class IsolateSandbox implements Sandbox {
     void instance.started
       .then(() => {
         host.send({ t: 'dispose', instanceId: instance.id });
-        const uses = this.codeUse[instance.hostIndex]!;
-        const count = (uses.get(instance.spec.codeSha256) ?? 1) - 1;
-        if (count > 0) {
-          uses.set(instance.spec.codeSha256, count);
-          return;
-        }
-        uses.delete(instance.spec.codeSha256);
-        host.send({ t: 'forget-code', codeSha256: instance.spec.codeSha256 });
+        this.releaseCode(instance.hostIndex, instance.spec.codeSha256);
       })
       .catch(() => undefined);
+  }
+
+  /** One use of the code on that host ended; with the last, the host forgets it. */
+  private releaseCode(hostIndex: number, codeSha256: string): void {
+    const uses = this.codeUse[hostIndex]!;
+    const count = (uses.get(codeSha256) ?? 1) - 1;
+    if (count > 0) {
+      uses.set(codeSha256, count);
+      return;
+    }
+    uses.delete(codeSha256);
+    try {
+      this.hosts[hostIndex]!.send({ t: 'forget-code', codeSha256 });
+    } catch {
+      // The host is not running: it starts again holding no code at all.
+    }
   }
 
   private async sendStart(instance: IsolateInstanceHandle): Promise<void> {
@@ -295,6 +347,8 @@ export class IsolateSandbox implements Sandbox {
    */
   private onHostExit(hostIndex: number, exit: HostExit): void {
     this.codeUse[hostIndex]!.clear();
+    for (const entry of this.heldCode[hostIndex]!.values()) clearTimeout(entry.timer);
+    this.heldCode[hostIndex]!.clear();
     for (const [inspectionId, inspection] of this.inspections) {
       if (inspection.hostIndex !== hostIndex) continue;
       this.inspections.delete(inspectionId);

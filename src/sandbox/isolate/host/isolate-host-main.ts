@@ -138,6 +138,14 @@ function handle(message: GatewayToHost): void {
       instances.delete(message.instanceId);
       return;
     }
+    case 'hold-code':
+      // Compiled per isolate at start; held as source until then.
+      if (!codes.has(message.codeSha256))
+        codes.set(
+          message.codeSha256,
+          new CompiledCode(wrapFunctionCode(message.code), 'function.js', codeCache),
+        );
+      return;
     case 'forget-code':
       codes.delete(message.codeSha256);
       return;
