@@ -39,6 +39,8 @@ export interface IsolateSandboxOptions {
  * not called yet). Its instances hold it as long as they live; this only bounds what uncalled versions keep.
  */
 const HELD_CODE_MS = 60_000;
+/** A deploy waits at most this long for the host to take its bundle (a host stalled by a busy loop, say). */
+const HOLD_ACK_WAIT_MS = 1_000;
 
 interface PendingInvocation {
   instance: IsolateInstanceHandle;
@@ -59,6 +61,9 @@ export class IsolateSandbox implements Sandbox {
   private readonly codeUse: Array<Map<string, number>> = [];
   /** Per host: function name → the code `prepare` holds a use of (one per function: the newest version's). */
   private readonly heldCode: Array<Map<string, { codeSha256: string; timer: NodeJS.Timeout }>> = [];
+  /** `hold-code` messages waiting for their host's `code-held`, by ack id. */
+  private readonly holdAcks = new Map<number, { hostIndex: number; resolve: () => void }>();
+  private nextAckId = 0;
   /** Inspections waiting for their host's answer, by id, with the host they went to. */
   private readonly inspections = new Map<
     string,
@@ -136,18 +141,26 @@ export class IsolateSandbox implements Sandbox {
   /**
    * Sends a new version's bundle to its host at deploy and holds it there (one use, like an instance's), so
    * the first invoke neither reads the artifact from the store nor carries it over IPC on the request path.
+   * Resolves when the host has it, and so has also done what came before (disposing the instances the
+   * deploy evicted): that work is then not in the first call's way.
    */
   async prepare(spec: InstanceSpec): Promise<void> {
     const hostIndex = isolateHostOf(spec.functionName, this.hosts.length);
     const host = this.hosts[hostIndex]!;
     await host.ready();
     const held = this.heldCode[hostIndex]!;
-    if (held.get(spec.functionName)?.codeSha256 === spec.codeSha256) return;
     const uses = this.codeUse[hostIndex]!;
     const code = (uses.get(spec.codeSha256) ?? 0) === 0 ? await spec.loadCode() : undefined;
     // After the await: an instance may have sent the code meanwhile (then this one is not needed).
     const count = uses.get(spec.codeSha256) ?? 0;
-    if (count === 0 && code !== undefined) host.send({ t: 'hold-code', codeSha256: spec.codeSha256, code });
+    const ackId = ++this.nextAckId;
+    // `code` is undefined only when the host held it at the check, with no await since.
+    host.send({
+      t: 'hold-code',
+      codeSha256: spec.codeSha256,
+      code: count === 0 ? (code ?? null) : null,
+      ackId,
+    });
     uses.set(spec.codeSha256, count + 1);
     const previous = held.get(spec.functionName);
     if (previous !== undefined) {
@@ -161,6 +174,21 @@ export class IsolateSandbox implements Sandbox {
     }, HELD_CODE_MS);
     timer.unref();
     held.set(spec.functionName, { codeSha256: spec.codeSha256, timer });
+    await this.heldBy(hostIndex, ackId);
+  }
+
+  /** Resolves on the host's `code-held` for `ackId`, its exit, or after HOLD_ACK_WAIT_MS. */
+  private heldBy(hostIndex: number, ackId: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const acks = this.holdAcks;
+      const done = () => {
+        clearTimeout(timer);
+        acks.delete(ackId);
+        resolve();
+      };
+      const timer = setTimeout(done, HOLD_ACK_WAIT_MS);
+      acks.set(ackId, { hostIndex, resolve: done });
+    });
   }
 
   async close(): Promise<void> {
@@ -168,6 +196,7 @@ export class IsolateSandbox implements Sandbox {
       for (const entry of held.values()) clearTimeout(entry.timer);
       held.clear();
     }
+    for (const ack of [...this.holdAcks.values()]) ack.resolve();
     await Promise.all(this.hosts.map((host) => host.stop()));
     for (const inspection of this.inspections.values())
       inspection.resolve(unloadable('the sandbox was closed'));
@@ -315,6 +344,9 @@ export class IsolateSandbox implements Sandbox {
       case 'instance-dead':
         this.instances.get(message.instanceId)?.markDead();
         return;
+      case 'code-held':
+        this.holdAcks.get(message.ackId)?.resolve();
+        return;
       case 'inspected': {
         const inspection = this.inspections.get(message.inspectionId);
         if (inspection === undefined) return;
@@ -349,6 +381,7 @@ export class IsolateSandbox implements Sandbox {
     this.codeUse[hostIndex]!.clear();
     for (const entry of this.heldCode[hostIndex]!.values()) clearTimeout(entry.timer);
     this.heldCode[hostIndex]!.clear();
+    for (const ack of [...this.holdAcks.values()]) if (ack.hostIndex === hostIndex) ack.resolve();
     for (const [inspectionId, inspection] of this.inspections) {
       if (inspection.hostIndex !== hostIndex) continue;
       this.inspections.delete(inspectionId);

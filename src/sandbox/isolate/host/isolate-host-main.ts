@@ -140,11 +140,12 @@ function handle(message: GatewayToHost): void {
     }
     case 'hold-code':
       // Compiled per isolate at start; held as source until then.
-      if (!codes.has(message.codeSha256))
+      if (message.code !== null && !codes.has(message.codeSha256))
         codes.set(
           message.codeSha256,
           new CompiledCode(wrapFunctionCode(message.code), 'function.js', codeCache),
         );
+      send({ t: 'code-held', ackId: message.ackId });
       return;
     case 'forget-code':
       codes.delete(message.codeSha256);
