@@ -9,39 +9,28 @@ afterAll(async () => {
   await server.stop();
 });
 
-/** Spies on the store reads a first invoke made before deploys prepared it. */
-function spyOnStoreReads() {
+/** The first invoke after a deploy: cold, answering `body`, and not one read of the store on its path. */
+async function expectPreparedColdStart(name: string, body: unknown): Promise<void> {
   const spies = [
     vi.spyOn(server.store, 'getArtifact'),
     vi.spyOn(server.store, 'getFunction'),
     vi.spyOn(server.store, 'getVersion'),
   ];
-  return {
-    calls: () => spies.reduce((sum, spy) => sum + spy.mock.calls.length, 0),
-    restore: () => spies.forEach((spy) => spy.mockRestore()),
-  };
+  try {
+    expect(await invokeJson(server.client, name)).toMatchObject({ status: 200, body, cold: true });
+    expect(spies.reduce((sum, spy) => sum + spy.mock.calls.length, 0)).toBe(0);
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
 }
 
 describe('a deploy prepares the first call of its version', () => {
   it('cold-starts a new version without reading the store on the invoke path', async () => {
     const name = uniqueName('prepared');
     await deploySource(server.client, name, `export default async () => 'one';`);
-    const reads = spyOnStoreReads();
-    try {
-      expect(await invokeJson(server.client, name)).toMatchObject({ status: 200, body: 'one', cold: true });
-      expect(reads.calls()).toBe(0);
-    } finally {
-      reads.restore();
-    }
-
+    await expectPreparedColdStart(name, 'one');
     await deploySource(server.client, name, `export default async () => 'two';`);
-    const again = spyOnStoreReads();
-    try {
-      expect(await invokeJson(server.client, name)).toMatchObject({ status: 200, body: 'two', cold: true });
-      expect(again.calls()).toBe(0);
-    } finally {
-      again.restore();
-    }
+    await expectPreparedColdStart(name, 'two');
   });
 
   it('keeps the code on its host across a settings change that evicts the only instance', async () => {
