@@ -8,6 +8,8 @@
  *     reaped, then invokes: the scheduler starts a new instance of a version it already runs.
  * Writes docs/isolate-cold-start.svg (CDFs, log-scale ms). Run `npm run build` first.
  *   BENCH_ISOLATE_COLD_SAMPLES (default 200) samples per kind and configuration
+ *   BENCH_ISOLATE_COLD_CONFIGS (default 4) how many of the configurations to run, in order (1: only the
+ *     default one, stem cells + code cache, which the targets are about)
  */
 import { AUTHORIZATION } from './bench-key.js';
 import { writeFileSync } from 'node:fs';
@@ -46,7 +48,7 @@ const CONFIGS: Config[] = [
   { label: 'stem cells, no code cache', stemCells: 2, codeCache: false },
   { label: 'no stem cells, code cache', stemCells: 0, codeCache: true },
   { label: 'no stem cells, no code cache', stemCells: 0, codeCache: false },
-];
+].slice(0, Number(process.env['BENCH_ISOLATE_COLD_CONFIGS'] ?? 4));
 
 interface Samples {
   endToEnd: number[];

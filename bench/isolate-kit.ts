@@ -124,7 +124,7 @@ export function get(url: string, agent: http.Agent = defaultAgent): Promise<Time
   return new Promise((resolve, reject) => {
     const startedAt = process.hrtime.bigint();
     http
-      .get(url, { agent }, (res) => {
+      .get(url, { agent, headers: { authorization: AUTHORIZATION } }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));

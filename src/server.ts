@@ -99,7 +99,8 @@ export async function startServer(
     images.collectGarbage().catch((error: unknown) => logger.error({ err: error }, 'image GC failed'));
   }, 3_600_000);
   imageGc.unref();
-  const scheduler = new Scheduler(new TieredSandbox(sandbox, processTier, containerTier), {
+  const tiers = new TieredSandbox(sandbox, processTier, containerTier);
+  const scheduler = new Scheduler(tiers, {
     keepAliveMs: config.keepAlive,
     maxQueueWaitMs: config.maxQueueWait,
     maxQueuedPerFunction: 1000,
@@ -221,6 +222,16 @@ export async function startServer(
           logger.error({ err: error, functionName: name }, 'reloading secrets failed'),
         );
     },
+    // The first call of a new version should cost a cold start, not store reads: resolve $LATEST into the
+    // resolver's cache (from the store, so a concurrent deploy's newer version wins) and ship the bundle.
+    onPublished: async (version) => {
+      try {
+        const latest = await resolver.resolve(version.functionName, undefined);
+        await tiers.prepare(invoker.specOf(latest));
+      } catch (error) {
+        logger.warn({ err: error, functionName: version.functionName }, 'preparing the new version failed');
+      }
+    },
     images,
     // The image is on the node now; a warm-up instance makes the first real call a warm one.
     onImageDeployed: (version) => {
@@ -308,6 +319,7 @@ export async function startServer(
       app.server.closeAllConnections();
       clearInterval(idleCloser);
       secrets.close();
+      await invoker.accounted();
       await recorder.close();
       // The spans of the invocations that just ended are still in the batch: send them before exiting.
       await tracer

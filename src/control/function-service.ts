@@ -53,6 +53,12 @@ export interface FunctionServiceHooks {
   inspectHandler?: InspectHandler;
   /** Container images; absent: deploys of images fail with UNSUPPORTED_IMAGE. */
   images?: ImageResolver;
+  /**
+   * After a version is published and `onChanged` ran, before the deploy answers: get its first call ready
+   * (resolve it into the invoke path's cache, send its bundle to the sandbox). Must not throw: the version
+   * is published either way. @default nothing is prepared
+   */
+  onPublished?(version: VersionRecord): Promise<void>;
   /** After an image function's version is published: start its warm-up instance. */
   onImageDeployed?(version: VersionRecord): void;
 }
@@ -105,6 +111,7 @@ export class FunctionService {
     });
     this.hooks.onChanged(name);
     if (config.image !== undefined) this.hooks.onImageDeployed?.(version);
+    await this.hooks.onPublished?.(version);
     return { function: fn, latest: version, created };
   }
 
@@ -154,6 +161,7 @@ export class FunctionService {
     });
     this.hooks.onChanged(name);
     if (config.image !== undefined) this.hooks.onImageDeployed?.(version);
+    await this.hooks.onPublished?.(version);
     return { function: fn, latest: version };
   }
 

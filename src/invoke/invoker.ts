@@ -84,6 +84,14 @@ export class Invoker {
     this.tracer = deps.tracer ?? idOnlyTracer;
   }
 
+  /**
+   * Resolves once the metrics and records of every invocation settled so far are handed on: that happens a
+   * turn after each reply (setImmediate callbacks run in order), so shutdown waits for it before the last flush.
+   */
+  accounted(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
   /** Refuses new invocations (graceful shutdown); in-flight ones finish. */
   stopAccepting(): void {
     this.accepting = false;
@@ -146,29 +154,39 @@ export class Invoker {
           release();
           const result = redactResult(await this.mapStack(settled, version), secrets?.redactor);
           if (!responded) respond(result);
-          this.deps.metrics?.invocation({
-            functionName: version.functionName,
-            version: version.version,
-            trigger: input.trigger,
-            outcome: result.outcome,
-            tier: lease.instance.tier,
-            cold: lease.cold,
-            durationMs: result.durationMs,
-            initDurationMs: result.initDurationMs,
-          });
           span.end({
             outcome: result.outcome,
             cold: lease.cold,
             errorMessage: result.outcome === 'success' ? undefined : result.error.message,
           });
-          this.record(
-            invocationId,
-            input.trigger,
-            version,
-            { startedAt, inFlight, cold: lease.cold },
-            result,
-            trace,
-          );
+          // The caller's reply is written in this turn's ticks; counting and recording need not delay it.
+          setImmediate(() => {
+            try {
+              this.deps.metrics?.invocation({
+                functionName: version.functionName,
+                version: version.version,
+                trigger: input.trigger,
+                outcome: result.outcome,
+                tier: lease.instance.tier,
+                cold: lease.cold,
+                durationMs: result.durationMs,
+                initDurationMs: result.initDurationMs,
+              });
+              this.record(
+                invocationId,
+                input.trigger,
+                version,
+                { startedAt, inFlight, cold: lease.cold },
+                result,
+                trace,
+              );
+            } catch (error) {
+              this.deps.logger.error(
+                { err: error, invocationId, functionName: version.functionName },
+                'recording the invocation failed',
+              );
+            }
+          });
         })
         .catch((error: unknown) => {
           release();

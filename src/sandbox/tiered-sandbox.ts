@@ -17,6 +17,10 @@ export class TieredSandbox implements Sandbox {
     private readonly container: TierOrReason = { unavailable: 'the container tier is not configured' },
   ) {}
 
+  async prepare(spec: InstanceSpec): Promise<void> {
+    if (spec.config.image === undefined && spec.runtime === undefined) await this.isolate.prepare?.(spec);
+  }
+
   startInstance(spec: InstanceSpec): SandboxInstance {
     if (spec.config.image !== undefined) return start(this.container, 'container', spec);
     if (spec.runtime === undefined) return this.isolate.startInstance(spec);

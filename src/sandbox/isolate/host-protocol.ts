@@ -57,6 +57,11 @@ export type GatewayToHost =
       /** The invocation span's W3C traceparent, or '' when it has none. */
       traceparent: string;
     }
+  /**
+   * Keeps this code for instances to come (sent at deploy; `code` null: the host holds it already) and
+   * answers `code-held`, after everything sent before it. `forget-code` drops it like any other code.
+   */
+  | { t: 'hold-code'; codeSha256: string; code: string | null; ackId: number }
   | { t: 'dispose'; instanceId: string }
   | { t: 'forget-code'; codeSha256: string };
 
@@ -87,6 +92,7 @@ export type HostToGateway =
   | HostCompletion
   /** An instance ended outside an invocation (memory limit hit by a timer, say). */
   | { t: 'instance-dead'; instanceId: string }
+  | { t: 'code-held'; ackId: number }
   | {
       t: 'inspected';
       inspectionId: string;

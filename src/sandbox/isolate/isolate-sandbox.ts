@@ -34,6 +34,14 @@ export interface IsolateSandboxOptions {
   logger: Logger;
 }
 
+/**
+ * How long a bundle sent to its host at deploy is held there without an instance (a version published and
+ * not called yet). Its instances hold it as long as they live; this only bounds what uncalled versions keep.
+ */
+const HELD_CODE_MS = 60_000;
+/** A deploy waits at most this long for the host to take its bundle (a host stalled by a busy loop, say). */
+const HOLD_ACK_WAIT_MS = 1_000;
+
 interface PendingInvocation {
   instance: IsolateInstanceHandle;
   options: InvokeOptions | undefined;
@@ -51,6 +59,11 @@ export class IsolateSandbox implements Sandbox {
   private readonly pending = new Map<string, PendingInvocation>();
   /** Per host: code hash → instances using it, so code is sent once and forgotten when unused. */
   private readonly codeUse: Array<Map<string, number>> = [];
+  /** Per host: function name → the code `prepare` holds a use of (one per function: the newest version's). */
+  private readonly heldCode: Array<Map<string, { codeSha256: string; timer: NodeJS.Timeout }>> = [];
+  /** `hold-code` messages waiting for their host's `code-held`, by ack id. */
+  private readonly holdAcks = new Map<number, { hostIndex: number; resolve: () => void }>();
+  private nextAckId = 0;
   /** Inspections waiting for their host's answer, by id, with the host they went to. */
   private readonly inspections = new Map<
     string,
@@ -68,6 +81,7 @@ export class IsolateSandbox implements Sandbox {
     const sandbox = new IsolateSandbox(hosts, options);
     for (let index = 0; index < options.hosts; index++) {
       sandbox.codeUse.push(new Map());
+      sandbox.heldCode.push(new Map());
       hosts.push(
         new IsolateHostProcess(
           index,
@@ -124,7 +138,65 @@ export class IsolateSandbox implements Sandbox {
     });
   }
 
+  /**
+   * Sends a new version's bundle to its host at deploy and holds it there (one use, like an instance's), so
+   * the first invoke neither reads the artifact from the store nor carries it over IPC on the request path.
+   * Resolves when the host has it, and so has also done what came before (disposing the instances the
+   * deploy evicted): that work is then not in the first call's way.
+   */
+  async prepare(spec: InstanceSpec): Promise<void> {
+    const hostIndex = isolateHostOf(spec.functionName, this.hosts.length);
+    const host = this.hosts[hostIndex]!;
+    await host.ready();
+    const held = this.heldCode[hostIndex]!;
+    const uses = this.codeUse[hostIndex]!;
+    const code = (uses.get(spec.codeSha256) ?? 0) === 0 ? await spec.loadCode() : undefined;
+    // After the await: an instance may have sent the code meanwhile (then this one is not needed).
+    const count = uses.get(spec.codeSha256) ?? 0;
+    const ackId = ++this.nextAckId;
+    // `code` is undefined only when the host held it at the check, with no await since.
+    host.send({
+      t: 'hold-code',
+      codeSha256: spec.codeSha256,
+      code: count === 0 ? (code ?? null) : null,
+      ackId,
+    });
+    uses.set(spec.codeSha256, count + 1);
+    const previous = held.get(spec.functionName);
+    if (previous !== undefined) {
+      clearTimeout(previous.timer);
+      this.releaseCode(hostIndex, previous.codeSha256);
+    }
+    const timer = setTimeout(() => {
+      if (held.get(spec.functionName)?.timer !== timer) return;
+      held.delete(spec.functionName);
+      this.releaseCode(hostIndex, spec.codeSha256);
+    }, HELD_CODE_MS);
+    timer.unref();
+    held.set(spec.functionName, { codeSha256: spec.codeSha256, timer });
+    await this.heldBy(hostIndex, ackId);
+  }
+
+  /** Resolves on the host's `code-held` for `ackId`, its exit, or after HOLD_ACK_WAIT_MS. */
+  private heldBy(hostIndex: number, ackId: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const acks = this.holdAcks;
+      const done = () => {
+        clearTimeout(timer);
+        acks.delete(ackId);
+        resolve();
+      };
+      const timer = setTimeout(done, HOLD_ACK_WAIT_MS);
+      acks.set(ackId, { hostIndex, resolve: done });
+    });
+  }
+
   async close(): Promise<void> {
+    for (const held of this.heldCode) {
+      for (const entry of held.values()) clearTimeout(entry.timer);
+      held.clear();
+    }
+    for (const ack of [...this.holdAcks.values()]) ack.resolve();
     await Promise.all(this.hosts.map((host) => host.stop()));
     for (const inspection of this.inspections.values())
       inspection.resolve(unloadable('the sandbox was closed'));
@@ -189,16 +261,25 @@ export class IsolateSandbox implements Sandbox {
     void instance.started
       .then(() => {
         host.send({ t: 'dispose', instanceId: instance.id });
-        const uses = this.codeUse[instance.hostIndex]!;
-        const count = (uses.get(instance.spec.codeSha256) ?? 1) - 1;
-        if (count > 0) {
-          uses.set(instance.spec.codeSha256, count);
-          return;
-        }
-        uses.delete(instance.spec.codeSha256);
-        host.send({ t: 'forget-code', codeSha256: instance.spec.codeSha256 });
+        this.releaseCode(instance.hostIndex, instance.spec.codeSha256);
       })
       .catch(() => undefined);
+  }
+
+  /** One use of the code on that host ended; with the last, the host forgets it. */
+  private releaseCode(hostIndex: number, codeSha256: string): void {
+    const uses = this.codeUse[hostIndex]!;
+    const count = (uses.get(codeSha256) ?? 1) - 1;
+    if (count > 0) {
+      uses.set(codeSha256, count);
+      return;
+    }
+    uses.delete(codeSha256);
+    try {
+      this.hosts[hostIndex]!.send({ t: 'forget-code', codeSha256 });
+    } catch {
+      // The host is not running: it starts again holding no code at all.
+    }
   }
 
   private async sendStart(instance: IsolateInstanceHandle): Promise<void> {
@@ -263,6 +344,9 @@ export class IsolateSandbox implements Sandbox {
       case 'instance-dead':
         this.instances.get(message.instanceId)?.markDead();
         return;
+      case 'code-held':
+        this.holdAcks.get(message.ackId)?.resolve();
+        return;
       case 'inspected': {
         const inspection = this.inspections.get(message.inspectionId);
         if (inspection === undefined) return;
@@ -295,6 +379,9 @@ export class IsolateSandbox implements Sandbox {
    */
   private onHostExit(hostIndex: number, exit: HostExit): void {
     this.codeUse[hostIndex]!.clear();
+    for (const entry of this.heldCode[hostIndex]!.values()) clearTimeout(entry.timer);
+    this.heldCode[hostIndex]!.clear();
+    for (const ack of [...this.holdAcks.values()]) if (ack.hostIndex === hostIndex) ack.resolve();
     for (const [inspectionId, inspection] of this.inspections) {
       if (inspection.hostIndex !== hostIndex) continue;
       this.inspections.delete(inspectionId);

@@ -138,6 +138,15 @@ function handle(message: GatewayToHost): void {
       instances.delete(message.instanceId);
       return;
     }
+    case 'hold-code':
+      // Compiled per isolate at start; held as source until then.
+      if (message.code !== null && !codes.has(message.codeSha256))
+        codes.set(
+          message.codeSha256,
+          new CompiledCode(wrapFunctionCode(message.code), 'function.js', codeCache),
+        );
+      send({ t: 'code-held', ackId: message.ackId });
+      return;
     case 'forget-code':
       codes.delete(message.codeSha256);
       return;
