@@ -27,6 +27,9 @@ const codes = new Map<string, CompiledCode>();
  */
 const heavyCodes = new Set<string>();
 const MAX_HEAVY_CODES = 10_000;
+/** Code a call of which finished light here: its new instances skip probation (see IsolateInstance). */
+const lightCodes = new Set<string>();
+const MAX_LIGHT_CODES = 10_000;
 const instances = new Map<string, IsolateInstance>();
 
 function handle(message: GatewayToHost): void {
@@ -55,6 +58,7 @@ function handle(message: GatewayToHost): void {
           stemCells,
           code,
           startsHeavy: heavyCodes.has(message.codeSha256),
+          provenLight: lightCodes.has(message.codeSha256),
           timeoutMs: message.timeoutMs,
           instanceConcurrency: message.instanceConcurrency,
           egress:
@@ -71,6 +75,11 @@ function handle(message: GatewayToHost): void {
             // Insertion order: the oldest mark goes first.
             if (heavyCodes.size >= MAX_HEAVY_CODES) heavyCodes.delete(heavyCodes.values().next().value!);
             heavyCodes.add(message.codeSha256);
+            lightCodes.delete(message.codeSha256);
+          },
+          onCpuLight: () => {
+            if (lightCodes.size >= MAX_LIGHT_CODES) lightCodes.delete(lightCodes.values().next().value!);
+            lightCodes.add(message.codeSha256);
           },
         },
       );
@@ -97,7 +106,7 @@ function handle(message: GatewayToHost): void {
           egress: undefined,
           config: guestConfigOf(message),
         },
-        { onCompletion: ignored, onDead: ignored, onCpuHeavy: ignored },
+        { onCompletion: ignored, onDead: ignored, onCpuHeavy: ignored, onCpuLight: ignored },
       );
       probe.start();
       const outcome = probe.loadOutcome;

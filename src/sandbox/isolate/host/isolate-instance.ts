@@ -30,6 +30,9 @@ type InvokeMessage = Extract<GatewayToHost, { t: 'invoke' }>;
  */
 const HEAVY_SYNC_CALL_NS = 20_000_000n;
 
+/** A first call on probation that has not answered by then no longer holds up the stem cell refill. */
+const REFILL_FALLBACK_MS = 50;
+
 export interface InstanceOptions {
   instanceId: string;
   runtime: GuestRuntimeImage;
@@ -47,6 +50,13 @@ export interface InstanceOptions {
   egress: EgressPolicy | undefined;
   /** An earlier instance of this code proved CPU-heavy: call it asynchronously from the start. */
   startsHeavy: boolean;
+  /**
+   * A call of this code already finished light here. Code not yet proven light is on probation: its calls
+   * run asynchronously (on isolated-vm's thread pool, ~0.1 ms more) until one finishes under
+   * HEAVY_SYNC_CALL_NS, so that a new function's first call cannot stall its neighbours on this host's
+   * event loop (a busy loop would hold it for a whole timeout). @default false
+   */
+  provenLight?: boolean;
 }
 
 /** Reports invocation outcomes and deaths outside invocations. */
@@ -55,6 +65,8 @@ export interface InstanceEvents {
   onDead(): void;
   /** A synchronous call used more than HEAVY_SYNC_CALL_NS: remember it for this code's next instances. */
   onCpuHeavy(): void;
+  /** A call on probation finished light: this code's next instances call it synchronously. */
+  onCpuLight(): void;
 }
 
 interface RunningInvocation {
@@ -94,7 +106,15 @@ export class IsolateInstance implements CellOwner {
   private readonly fetches = new Map<number, AbortController>();
   private settleFetchRef: ivm.Reference<GuestSettleFetch> | undefined;
   private readonly running = new Map<string, RunningInvocation>();
+  /** Calls go to isolated-vm's thread pool: the code proved heavy, or is on probation. */
   private heavy = false;
+  private probation = false;
+  /** The stem cell pool is owed a refill (see start()). */
+  private refillPending = false;
+  /** A call on probation finished light; calls turn synchronous once none is in flight on the pool. */
+  private provedLight = false;
+  /** Asynchronous calls not yet settled: a synchronous call must never run beside one. */
+  private asyncInFlight = 0;
   private dead = false;
   /** The module load's duration and logs, for the first invocation; taken by it. */
   private init: { durationMs: number; logsJson: string } | undefined;
@@ -106,7 +126,8 @@ export class IsolateInstance implements CellOwner {
     private readonly options: InstanceOptions,
     private readonly events: InstanceEvents,
   ) {
-    this.heavy = options.startsHeavy;
+    this.probation = !options.startsHeavy && options.provenLight !== true;
+    this.heavy = options.startsHeavy || this.probation;
   }
 
   get isDead(): boolean {
@@ -121,7 +142,11 @@ export class IsolateInstance implements CellOwner {
     const startedAt = performance.now();
     const { config, code, timeoutMs, stemCells, runtime } = this.options;
     try {
-      const cell = stemCells.take(config.memoryMb) ?? createStemCell(runtime, config.memoryMb);
+      // On probation the first call is asynchronous: refill the pool after its result, not beside it.
+      this.refillPending = this.probation;
+      if (this.refillPending) setTimeout(() => this.refillStemCells(), REFILL_FALLBACK_MS).unref();
+      const cell =
+        stemCells.take(config.memoryMb, !this.refillPending) ?? createStemCell(runtime, config.memoryMb);
       cell.owner = this;
       this.isolate = cell.isolate;
       this.invokeRef = cell.invokeRef;
@@ -294,9 +319,23 @@ export class IsolateInstance implements CellOwner {
     const target = ref() as ivm.Reference<(...args: unknown[]) => void>;
     this.callOwner = owner;
     if (this.heavy) {
-      target
-        .apply(undefined, args as never[], { timeout: timeoutMs })
-        .catch((error: unknown) => this.onCallFailure(error, owner));
+      const isolate = this.isolate;
+      const cpuBefore = isolate.cpuTime;
+      this.asyncInFlight++;
+      target.apply(undefined, args as never[], { timeout: timeoutMs }).then(
+        () => {
+          this.asyncInFlight--;
+          if (this.probation && !this.dead && !isolate.isDisposed)
+            this.endProbation(isolate.cpuTime - cpuBefore);
+        },
+        (error: unknown) => {
+          this.asyncInFlight--;
+          if (this.probation && !isolate.isDisposed && isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) {
+            this.markHeavy();
+          }
+          this.onCallFailure(error, owner);
+        },
+      );
       return;
     }
     const isolate = this.isolate;
@@ -312,11 +351,38 @@ export class IsolateInstance implements CellOwner {
       this.callOwner = undefined;
     }
     if (isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.markHeavy();
+    else if (this.probation) this.endProbation(isolate.cpuTime - cpuBefore);
+  }
+
+  private refillStemCells(): void {
+    if (!this.refillPending) return;
+    this.refillPending = false;
+    this.options.stemCells.refill();
   }
 
   private markHeavy(): void {
-    if (!this.heavy) this.events.onCpuHeavy();
+    if (!this.heavy || this.probation) this.events.onCpuHeavy();
     this.heavy = true;
+    this.probation = false;
+  }
+
+  /**
+   * A call on probation is over: light (its CPU, with any calls beside it, under HEAVY_SYNC_CALL_NS), and
+   * this instance and the code's next ones call synchronously; or heavy, and they stay asynchronous.
+   */
+  private endProbation(cpuNs: bigint): void {
+    if (cpuNs > HEAVY_SYNC_CALL_NS) {
+      this.markHeavy();
+      return;
+    }
+    if (!this.provedLight) {
+      this.provedLight = true;
+      this.events.onCpuLight();
+    }
+    // Calls it made meanwhile (a fetch's answer, a timer) may still be queued on the pool.
+    if (this.asyncInFlight > 0) return;
+    this.probation = false;
+    this.heavy = false;
   }
 
   private onCallFailure(error: unknown, owner: string | undefined): void {
@@ -411,6 +477,8 @@ export class IsolateInstance implements CellOwner {
     logsJson: string,
     initFailed: boolean,
   ): void {
+    // After the result is sent (a timer runs after this turn's IPC write).
+    if (this.refillPending) setTimeout(() => this.refillStemCells(), 0);
     this.events.onCompletion({
       t: 'result',
       invocationId: running.invocationId,

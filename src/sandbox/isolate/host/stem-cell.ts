@@ -114,12 +114,21 @@ export class StemCellPool {
     this.scheduleRefill();
   }
 
-  /** A ready cell of this size, or undefined (the caller creates one the slow way). */
-  take(memoryMb: number): StemCell | undefined {
+  /**
+   * A ready cell of this size, or undefined (the caller creates one the slow way). With `refill` false the
+   * caller calls {@link refill} itself once its first result is out (an asynchronous first call would
+   * otherwise wait for the ~1.5 ms refill on the host's main thread).
+   */
+  take(memoryMb: number, refill = true): StemCell | undefined {
     this.want(memoryMb);
     const cell = this.cells.get(memoryMb)?.pop();
-    this.scheduleRefill();
+    if (refill) this.scheduleRefill();
     return cell;
+  }
+
+  /** Makes up for cells taken with `refill` false. */
+  refill(): void {
+    this.scheduleRefill();
   }
 
   dispose(): void {
