@@ -351,7 +351,6 @@ export class IsolateInstance implements CellOwner {
       this.callOwner = undefined;
     }
     if (isolate.cpuTime - cpuBefore > HEAVY_SYNC_CALL_NS) this.markHeavy();
-    else if (this.probation) this.endProbation(isolate.cpuTime - cpuBefore);
   }
 
   private refillStemCells(): void {
