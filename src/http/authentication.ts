@@ -16,8 +16,8 @@ declare module 'fastify' {
 
 /**
  * The control plane always requires a key: every `/v1` route and `/metrics` authenticate the Bearer key
- * before the body is read, then check the route's scope and the key's rate limit. Health checks and the console's static files
- * are open (the console itself sends the key the user enters).
+ * before the body is read, then check the route's scope and the key's rate limit. Health checks and the
+ * console's static files are open (the console itself sends the key the user enters).
  */
 export function registerAuthentication(app: FastifyInstance, gate: Gatekeeper): void {
   app.decorateRequest('principal', undefined);
@@ -42,13 +42,16 @@ export function principalOf(request: FastifyRequest): Principal {
 
 function needsKey(request: FastifyRequest): boolean {
   const url = request.url;
-  return url.startsWith('/v1/') || url === '/v1' || url === '/metrics' || url.startsWith('/metrics?');
+  return url.startsWith('/v1/') || url === '/v1' || isMetrics(url);
 }
 
 /** What the node shares between namespaces: its metrics and its image cache. */
 function platformOnly(request: FastifyRequest): boolean {
-  const url = request.url;
-  return url === '/metrics' || url.startsWith('/metrics?') || url.startsWith('/v1/images/');
+  return isMetrics(request.url) || request.url.startsWith('/v1/images/');
+}
+
+function isMetrics(url: string): boolean {
+  return url === '/metrics' || url.startsWith('/metrics?');
 }
 
 function scopeOf(request: FastifyRequest): ApiKeyScope {
