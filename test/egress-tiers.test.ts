@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { detectConfinement } from '../src/sandbox/process/index.js';
 import { invokeJson, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
 import { deployShell, type ShellTier } from './security/support/tier-deploy.js';
-import { zipOf } from './helpers/zip.js';
+import { deployNodeZip } from './helpers/zip.js';
 
 // Egress of the process and container tiers: real confined processes and real crun/runc containers whose only
 // way out is their instance's egress proxy (src/sandbox/egress/egress-proxy.ts), forwarded into their network
@@ -238,17 +238,10 @@ describe('egress of the Node runtime (process tier)', () => {
 
   async function fetchFrom(server: TestServer, egress: string[] | undefined, url: string): Promise<unknown> {
     const name = uniqueName('egress-node');
-    const response = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        zipFile: (await zipOf({ 'index.js': NODE_FETCHER })).toString('base64'),
-        runtime: 'nodejs20.x',
-        handler: 'index.handler',
-        memoryMb: 256,
-        timeout: '20s',
-        ...(egress === undefined ? {} : { egress }),
-      }),
+    const response = await deployNodeZip(server, name, { 'index.js': NODE_FETCHER }, 'index.handler', {
+      memoryMb: 256,
+      timeout: '20s',
+      ...(egress === undefined ? {} : { egress }),
     });
     expect(response.status, await response.clone().text()).toBe(201);
     const { status, body } = await invokeJson(server.client, name, { url });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectConfinement } from '../src/sandbox/process/index.js';
 import { invokeJson, startTestServer, uniqueName, type TestServer } from './helpers/server.js';
-import { zipOf } from './helpers/zip.js';
+import { deployNodeZip } from './helpers/zip.js';
 
 const support = await detectConfinement();
 let server: TestServer;
@@ -25,15 +25,8 @@ describe('process-tier limits through the server', () => {
     'ends an invocation over the memory limit with OUT_OF_MEMORY and replaces the instance',
     async () => {
       const name = uniqueName('proc-oom');
-      const deployed = await server.authedFetch(`${server.url}/v1/functions/${name}`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          zipFile: (await zipOf({ 'index.js': greedyHandler })).toString('base64'),
-          runtime: 'nodejs20.x',
-          handler: 'index.handler',
-          memoryMb: 128,
-        }),
+      const deployed = await deployNodeZip(server, name, { 'index.js': greedyHandler }, 'index.handler', {
+        memoryMb: 128,
       });
       expect(deployed.status).toBe(201);
       const warm = await invokeJson(server.client, name, {});

@@ -23,17 +23,21 @@ export function zipOf(
   });
 }
 
-/** Deploys a `nodejs20.x` zip of `files` through `PUT /v1/functions/{name}`; resolves with the response. */
+/**
+ * Deploys a `nodejs20.x` zip of `files` through `PUT /v1/functions/{name}` with `settings` beside it;
+ * resolves with the response.
+ */
 export async function deployNodeZip(
   server: { url: string; auth(extra?: Record<string, string>): Record<string, string> },
   name: string,
   files: Record<string, string | Buffer>,
   handler = 'index.handler',
+  settings: Record<string, unknown> = {},
 ): Promise<Response> {
   const zip = await zipOf(files);
   return fetch(`${server.url}/v1/functions/${name}`, {
     method: 'PUT',
     headers: server.auth({ 'content-type': 'application/json' }),
-    body: JSON.stringify({ zipFile: zip.toString('base64'), runtime: 'nodejs20.x', handler }),
+    body: JSON.stringify({ zipFile: zip.toString('base64'), runtime: 'nodejs20.x', handler, ...settings }),
   });
 }
