@@ -5,7 +5,7 @@ import { StratoError } from '../../core/strato-error.js';
 import { parseWith } from '../../config/parse-with.js';
 import { buildCostReport, costWindow, type CostReport } from '../../cost/cost-report.js';
 import { DEFAULT_PRICES } from '../../cost/prices.js';
-import { timeParam } from '../query.js';
+import { timeParamAt } from '../query.js';
 import { principalOf } from '../authentication.js';
 import { inCallerNamespace } from '../function-name.js';
 
@@ -16,24 +16,27 @@ const DEFAULT_WINDOW_MS = 7 * 24 * 3_600_000;
 
 const price = z.coerce.number().finite().nonnegative();
 
-const costQuerySchema = z.strictObject({
-  /** @default 7 days before `until` */
-  since: timeParam.optional(),
-  until: timeParam.optional(),
-  granularity: z.enum(['hour', 'day']).default('hour'),
-  priceGbSecond: price.default(DEFAULT_PRICES.gbSecond),
-  /** Per 1M requests. */
-  priceRequest: price.default(DEFAULT_PRICES.request),
-  vmHourly: price.default(DEFAULT_PRICES.vmHourly),
-  vmMemoryMb: z.coerce.number().int().min(1).max(16_777_216).default(DEFAULT_PRICES.vmMemoryMb),
-  function: z.string().min(1).max(64).optional(),
-});
+/** Relative times ("7d") count from `now`, the same reading `until` defaults to. */
+const costQuerySchema = (now: number) =>
+  z.strictObject({
+    /** @default 7 days before `until` */
+    since: timeParamAt(() => now).optional(),
+    until: timeParamAt(() => now).optional(),
+    granularity: z.enum(['hour', 'day']).default('hour'),
+    priceGbSecond: price.default(DEFAULT_PRICES.gbSecond),
+    /** Per 1M requests. */
+    priceRequest: price.default(DEFAULT_PRICES.request),
+    vmHourly: price.default(DEFAULT_PRICES.vmHourly),
+    vmMemoryMb: z.coerce.number().int().min(1).max(16_777_216).default(DEFAULT_PRICES.vmMemoryMb),
+    function: z.string().min(1).max(64).optional(),
+  });
 
 /** `GET /v1/cost`: the measured workload's cost on Strato's metering versus always-on VMs. */
 export function registerCostRoutes(app: FastifyInstance, store: Store): void {
   app.get('/v1/cost', async (request): Promise<CostReport> => {
-    const query = parseWith(costQuerySchema, request.query, 'query');
-    const until = query.until ?? Date.now();
+    const now = Date.now();
+    const query = parseWith(costQuerySchema(now), request.query, 'query');
+    const until = query.until ?? now;
     const window = costWindow(query.since ?? until - DEFAULT_WINDOW_MS, until, query.granularity);
     if (window.since >= window.until) {
       throw new StratoError('VALIDATION_FAILED', 'invalid query: since must be before until');
