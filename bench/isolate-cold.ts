@@ -5,7 +5,15 @@
  *     store, sends it to the host, compiles it from source: a new bundle has no code cache yet);
  *   new instance of a known version: one instance is held busy (so the host keeps the bundle and its
  *     code cache), the keep-alive is 100 ms, and each sample waits until the previous new instance was
- *     reaped, then invokes: the scheduler starts a new instance of a version it already runs.
+ *     reaped, then invokes: the scheduler starts a new instance of a version it already runs (a cold
+ *     start after idleness, as after a scale to zero);
+ *   scale-out: every instance of a known version is busy (each sample's instance is held busy by the
+ *     next request before the next sample), so each sample starts one more instance while the server is
+ *     active: a cold start as a function under load grows, with no idle pause before it.
+ * Beside the raw node:http baseline it measures the floor of any isolate cold start on this machine
+ * (bench/isolate-floor-server.ts: one process serving HTTP and running isolated-vm itself, with ready stem
+ * cells; no API key, store, scheduler, IPC or guest runtime), warm and from a stem cell, back to back and
+ * after the same idle pause.
  * Writes docs/isolate-cold-start.svg (CDFs, log-scale ms). Run `npm run build` first.
  *   BENCH_ISOLATE_COLD_SAMPLES (default 200) samples per kind and configuration
  *   BENCH_ISOLATE_COLD_CONFIGS (default 4) how many of the configurations to run, in order (1: only the
@@ -29,7 +37,7 @@ import {
   table,
   type BenchServer,
 } from './isolate-kit.js';
-import { stopChild } from './child-server.js';
+import { startListening, stopChild } from './child-server.js';
 
 const SAMPLES = Number(process.env['BENCH_ISOLATE_COLD_SAMPLES'] ?? 200);
 const KEEP_ALIVE = '100ms';
@@ -110,6 +118,80 @@ async function knownVersionColdStarts(server: BenchServer): Promise<Samples> {
   return { endToEnd, init };
 }
 
+async function scaleOutColdStarts(server: BenchServer): Promise<Samples> {
+  // Every sample's instance ends up held busy, so the function needs room for all of them.
+  const instances = SAMPLES + 10;
+  await deploy(server.url, 'scaleout', {
+    code: sleepyFunction('scaleout'),
+    concurrency: instances,
+    memoryMb: 16,
+    timeout: '15m',
+  });
+  const invokeUrl = `${server.url}/v1/functions/scaleout/invoke`;
+  const instancesUrl = `${server.url}/v1/functions/scaleout/instances`;
+  const pollAgent = newAgent();
+  const holders: Array<Promise<unknown>> = [];
+  const endToEnd: number[] = [];
+  let misses = 0;
+  for (let i = 0; endToEnd.length < SAMPLES && i < instances; i++) {
+    // Hold the idle instance (the previous sample's; at first, a new one) busy, then wait until the
+    // scheduler shows no idle instance: the next invoke must start a new one.
+    holders.push(post(invokeUrl, '{"sleepMs":600000}', newAgent()).catch(() => undefined));
+    for (;;) {
+      const { body } = await get(instancesUrl, pollAgent);
+      const { instances: list } = JSON.parse(body) as { instances: Array<{ state: string }> };
+      // A cold-started instance reads 'starting' while its first lease lasts.
+      if (list.length === i + 1 && list.every((instance) => instance.state !== 'idle')) break;
+    }
+    const response = await post(invokeUrl, BODY);
+    if (response.status !== 200) throw new Error(`scale-out invoke: ${response.status} ${response.body}`);
+    if (!response.cold) {
+      misses++;
+      continue;
+    }
+    if (i >= 5) endToEnd.push(response.ms);
+  }
+  if (misses > 0) console.error(`scale-out: ${misses} invokes were warm (skipped)`);
+  const init = (await initDurations(server, 'scaleout')).slice(0, SAMPLES);
+  void holders;
+  return { endToEnd, init };
+}
+
+/** The floor server's rows: warm and stem-cell cold, back to back and after an idle pause. */
+async function floorLatencies(): Promise<Array<{ label: string; values: number[] }>> {
+  const floor = await startListening(
+    ['--no-node-snapshot', '--import', 'tsx', 'bench/isolate-floor-server.ts'],
+    { FLOOR_STEM_CELLS: String(2 * SAMPLES + 20) },
+  );
+  try {
+    const series = async (path: string, pauseMs: number, warmUp: number): Promise<number[]> => {
+      const latencies: number[] = [];
+      for (let i = 0; i < warmUp + SAMPLES; i++) {
+        if (pauseMs > 0) await sleep(pauseMs);
+        const response = await post(`${floor.url}${path}`, BODY);
+        if (response.status !== 200) throw new Error(`floor ${path}: ${response.status} ${response.body}`);
+        if (i >= warmUp) latencies.push(response.ms);
+      }
+      return latencies;
+    };
+    const floorLabel = 'floor: one-process isolate server';
+    return [
+      { label: `${floorLabel}, warm`, values: await series('/warm', 0, 1000) },
+      {
+        label: `${floorLabel}, warm, after ${IDLE_PAUSE_MS} ms idle`,
+        values: await series('/warm', IDLE_PAUSE_MS, 5),
+      },
+      { label: `${floorLabel}, stem-cell cold start`, values: await series('/cold', 0, 5) },
+      {
+        label: `${floorLabel}, stem-cell cold start, after ${IDLE_PAUSE_MS} ms idle`,
+        values: await series('/cold', IDLE_PAUSE_MS, 5),
+      },
+    ];
+  } finally {
+    await stopChild(floor.child);
+  }
+}
+
 /** Back to back, and after an idle pause as long as a cold-start sample's (processes asleep, caches cold). */
 async function warmLatencies(server: BenchServer): Promise<{ hot: number[]; afterIdle: number[] }> {
   await deploy(server.url, 'warm', { code: sleepyFunction('warm') });
@@ -158,6 +240,18 @@ async function main(): Promise<void> {
       fmt(percentile(rawAfterIdle, 99), 3),
       '',
     ]);
+    for (const floor of await floorLatencies()) {
+      rows.push([
+        floor.label,
+        String(floor.values.length),
+        fmt(percentile(floor.values, 50), 3),
+        fmt(percentile(floor.values, 99), 3),
+        '',
+      ]);
+      // The chart keeps the one floor the cold starts are judged against (the table has all four).
+      if (floor.label.endsWith(`cold start, after ${IDLE_PAUSE_MS} ms idle`))
+        series.push({ label: floor.label, values: floor.values, dashed: true });
+    }
     for (const [index, config] of CONFIGS.entries()) {
       const server = await startStrato({
         STRATO_ISOLATE_STEM_CELLS: String(config.stemCells),
@@ -190,9 +284,11 @@ async function main(): Promise<void> {
         }
         const newVersion = await newVersionColdStarts(server);
         const knownVersion = await knownVersionColdStarts(server);
+        const scaleOut = await scaleOutColdStarts(server);
         for (const [kind, samples] of [
           ['new version', newVersion],
-          ['new instance', knownVersion],
+          ['new instance after idle', knownVersion],
+          ['scale-out (all busy)', scaleOut],
         ] as const) {
           rows.push([
             `${kind}, ${config.label}`,
@@ -201,7 +297,9 @@ async function main(): Promise<void> {
             fmt(percentile(samples.endToEnd, 99), 3),
             `${fmt(percentile(samples.init, 50), 3)} / ${fmt(percentile(samples.init, 99), 3)}`,
           ]);
-          series.push({ label: `${kind}, ${config.label}`, values: samples.endToEnd });
+          // Scale-out only for the first configuration: the chart stays readable with four of them.
+          if (index === 0 || kind !== 'scale-out (all busy)')
+            series.push({ label: `${kind}, ${config.label}`, values: samples.endToEnd });
         }
       } finally {
         await server.stop();

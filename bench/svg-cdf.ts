@@ -18,13 +18,18 @@ export interface CdfChartOptions {
   width?: number;
 }
 
-/** Baselines in greys, then a pair of shades per configuration (new version, new instance). */
+/**
+ * Baselines in greys, then shades per configuration: three for the first (new version, new instance after
+ * idle, scale-out), a pair for each other one (new version, new instance after idle).
+ */
 const COLORS = [
-  '#444444',
+  '#222222',
+  '#555555',
   '#888888',
   '#bbbbbb',
   '#1f77b4',
   '#6baed6',
+  '#17becf',
   '#d62728',
   '#ff9896',
   '#2ca02c',

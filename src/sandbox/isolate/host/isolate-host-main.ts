@@ -38,7 +38,7 @@ function handle(message: GatewayToHost): void {
       codeCache = message.codeCache;
       egressAllowedNetworks = message.egressAllowedNetworks;
       runtime = new GuestRuntimeImage(message.runtimeSource, codeCache);
-      stemCells = new StemCellPool(runtime, message.stemCells);
+      stemCells = new StemCellPool(runtime, message.stemCells, undefined, () => batcher.flush());
       send({ t: 'ready', pid: process.pid });
       return;
     case 'start': {
