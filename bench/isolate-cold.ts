@@ -21,6 +21,7 @@
  */
 import { AUTHORIZATION } from './bench-key.js';
 import { writeFileSync } from 'node:fs';
+import type http from 'node:http';
 import { cdfChartSvg, type CdfSeries } from './svg-cdf.js';
 import {
   deploy,
@@ -88,6 +89,35 @@ async function newVersionColdStarts(server: BenchServer): Promise<Samples> {
   return { endToEnd, init: (await initDurations(server, 'newver')).slice(0, SAMPLES) };
 }
 
+/**
+ * Cold starts of `invokeUrl`, one after another: `setUp(i)` readies sample i so that its invoke has to start
+ * an instance (a warm answer is skipped and counted); the first 5 warm up the gateway's code paths.
+ */
+async function coldStartSeries(
+  label: string,
+  invokeUrl: string,
+  setUp: (i: number) => Promise<void>,
+  attempts = Infinity,
+): Promise<number[]> {
+  const endToEnd: number[] = [];
+  let misses = 0;
+  for (let i = 0; endToEnd.length < SAMPLES && i < attempts; i++) {
+    await setUp(i);
+    const response = await post(invokeUrl, BODY);
+    if (response.status !== 200) throw new Error(`${label} invoke: ${response.status} ${response.body}`);
+    if (!response.cold) misses++;
+    else if (i >= 5) endToEnd.push(response.ms);
+  }
+  if (misses > 0) console.error(`${label}: ${misses} invokes were warm (skipped)`);
+  return endToEnd;
+}
+
+/** The instances `/v1/functions/:name/instances` lists. */
+async function listInstances(instancesUrl: string, agent: http.Agent): Promise<Array<{ state: string }>> {
+  const { body } = await get(instancesUrl, agent);
+  return (JSON.parse(body) as { instances: Array<{ state: string }> }).instances;
+}
+
 async function knownVersionColdStarts(server: BenchServer): Promise<Samples> {
   await deploy(server.url, 'scale', { code: sleepyFunction('scale'), concurrency: 64, timeout: '15m' });
   const invokeUrl = `${server.url}/v1/functions/scale/invoke`;
@@ -95,24 +125,10 @@ async function knownVersionColdStarts(server: BenchServer): Promise<Samples> {
   // Held busy for the whole run: the bundle and its code cache stay on the host.
   const holder = post(invokeUrl, '{"sleepMs":600000}', newAgent()).catch(() => undefined);
   const pollAgent = newAgent();
-  const endToEnd: number[] = [];
-  let misses = 0;
-  for (let i = 0; endToEnd.length < SAMPLES; i++) {
-    for (;;) {
-      const { body } = await get(instancesUrl, pollAgent);
-      const { instances } = JSON.parse(body) as { instances: Array<{ state: string }> };
-      if (instances.length === 1) break; // only the held one (its state reads 'starting' while leased)
-      await sleep(10);
-    }
-    const response = await post(invokeUrl, BODY);
-    if (response.status !== 200) throw new Error(`scale invoke: ${response.status} ${response.body}`);
-    if (!response.cold) {
-      misses++;
-      continue;
-    }
-    if (i >= 5) endToEnd.push(response.ms);
-  }
-  if (misses > 0) console.error(`known-version: ${misses} invokes were warm (skipped)`);
+  const endToEnd = await coldStartSeries('known-version', invokeUrl, async () => {
+    // Only the held one left (its state reads 'starting' while leased): the last sample's was reaped.
+    while ((await listInstances(instancesUrl, pollAgent)).length !== 1) await sleep(10);
+  });
   const init = (await initDurations(server, 'scale')).slice(0, SAMPLES);
   void holder;
   return { endToEnd, init };
@@ -131,27 +147,21 @@ async function scaleOutColdStarts(server: BenchServer): Promise<Samples> {
   const instancesUrl = `${server.url}/v1/functions/scaleout/instances`;
   const pollAgent = newAgent();
   const holders: Array<Promise<unknown>> = [];
-  const endToEnd: number[] = [];
-  let misses = 0;
-  for (let i = 0; endToEnd.length < SAMPLES && i < instances; i++) {
-    // Hold the idle instance (the previous sample's; at first, a new one) busy, then wait until the
-    // scheduler shows no idle instance: the next invoke must start a new one.
-    holders.push(post(invokeUrl, '{"sleepMs":600000}', newAgent()).catch(() => undefined));
-    for (;;) {
-      const { body } = await get(instancesUrl, pollAgent);
-      const { instances: list } = JSON.parse(body) as { instances: Array<{ state: string }> };
-      // A cold-started instance reads 'starting' while its first lease lasts.
-      if (list.length === i + 1 && list.every((instance) => instance.state !== 'idle')) break;
-    }
-    const response = await post(invokeUrl, BODY);
-    if (response.status !== 200) throw new Error(`scale-out invoke: ${response.status} ${response.body}`);
-    if (!response.cold) {
-      misses++;
-      continue;
-    }
-    if (i >= 5) endToEnd.push(response.ms);
-  }
-  if (misses > 0) console.error(`scale-out: ${misses} invokes were warm (skipped)`);
+  const endToEnd = await coldStartSeries(
+    'scale-out',
+    invokeUrl,
+    async (i) => {
+      // Hold the idle instance (the previous sample's; at first, a new one) busy, then wait until the
+      // scheduler shows no idle instance: the next invoke must start a new one. A cold-started instance
+      // reads 'starting' while its first lease lasts.
+      holders.push(post(invokeUrl, '{"sleepMs":600000}', newAgent()).catch(() => undefined));
+      for (;;) {
+        const list = await listInstances(instancesUrl, pollAgent);
+        if (list.length === i + 1 && list.every((instance) => instance.state !== 'idle')) return;
+      }
+    },
+    instances,
+  );
   const init = (await initDurations(server, 'scaleout')).slice(0, SAMPLES);
   void holders;
   return { endToEnd, init };
