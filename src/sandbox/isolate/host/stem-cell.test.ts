@@ -81,8 +81,9 @@ describe('StemCellPool', () => {
       const cell = pool.take(16, false);
       if (cell === undefined) return false;
       expect(cell.isolate.isDisposed).toBe(false);
-      // The runtime's load entry point is there and answers (a module that exports nothing is refused).
-      expect(typeof cell.loadRef.typeof).toBe('string');
+      // The runtime was evaluated in it: its entry points are functions in the isolate.
+      expect(cell.loadRef.typeof).toBe('function');
+      expect(cell.invokeRef.typeof).toBe('function');
       cell.isolate.dispose();
       return true;
     });
